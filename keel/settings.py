@@ -1,0 +1,211 @@
+"""Keel's one settings file: everything a deployment changes comes from KEEL_* variables.
+
+A bad value stops start-up with a message naming the variable and what is wrong, rather
+than running with a silently different configuration.
+"""
+
+import os
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets generic classes (ModelAdmin[Deal], QuerySet[Deal]) be subscripted at run time.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no.")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+
+
+def _list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = _bool("KEEL_DEBUG", False)
+
+SECRET_KEY = os.environ.get("KEEL_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "KEEL_SECRET_KEY is not set. Set it to a long random string "
+            '(python -c "import secrets; print(secrets.token_urlsafe(50))"), '
+            "or set KEEL_DEBUG=1 for a local development run."
+        )
+    SECRET_KEY = "django-insecure-keel-development-only"  # noqa: S105 - refused unless DEBUG
+
+ALLOWED_HOSTS = _list("KEEL_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = _list("KEEL_CSRF_TRUSTED_ORIGINS", [])
+
+TIME_ZONE = os.environ.get("KEEL_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"KEEL_TIME_ZONE={TIME_ZONE!r} is not a known time zone (e.g. Europe/Berlin, UTC)."
+    ) from None
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+KEEL_CURRENCY = os.environ.get("KEEL_CURRENCY", "EUR")
+if not re.fullmatch(r"[A-Z]{3}", KEEL_CURRENCY):
+    raise ImproperlyConfigured(
+        f"KEEL_CURRENCY={KEEL_CURRENCY!r} is not an ISO 4217 code (three capitals, e.g. EUR, USD)."
+    )
+
+
+def _database(url: str) -> dict[str, Any]:
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            f"KEEL_DATABASE_URL={url!r} is not a database URL ({error}). "
+            "Use sqlite:///path/to/keel.sqlite3 or postgresql://user:password@host:5432/name."
+        ) from None
+    engine = config.get("ENGINE", "")
+    if engine == "django.db.backends.sqlite3":
+        # WAL lets readers go on while one writer commits; IMMEDIATE takes the write lock at
+        # BEGIN so two writers queue instead of failing half-way with "database is locked".
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    elif engine != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"KEEL_DATABASE_URL uses {engine!r}; Keel runs on SQLite and PostgreSQL only."
+        )
+    config["TEST"] = {"NAME": os.environ.get("KEEL_TEST_DATABASE_NAME") or None}
+    return config
+
+
+DATABASE_URL = os.environ.get("KEEL_DATABASE_URL") or f"sqlite:///{BASE_DIR / 'keel.sqlite3'}"
+DATABASES = {"default": _database(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "keel.core",
+    "keel.accounts",
+    "keel.crm",
+    "keel.pipeline",
+    "keel.activities",
+    "keel.demo",
+    "keel.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "keel.urls"
+WSGI_APPLICATION = "keel.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:pipeline"
+LOGOUT_REDIRECT_URL = "login"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("KEEL_STATIC_ROOT", BASE_DIR / "static-collected"))
+
+# Mail: the console in development, SMTP when KEEL_EMAIL_HOST is set.
+EMAIL_HOST = os.environ.get("KEEL_EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = _int("KEEL_EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("KEEL_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KEEL_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = _bool("KEEL_EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("KEEL_EMAIL_FROM", "keel@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+if not DEBUG:
+    SECURE_SSL_REDIRECT = _bool("KEEL_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = _int("KEEL_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("KEEL_LOG_LEVEL", "WARNING")},
+}

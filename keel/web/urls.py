@@ -1,0 +1,8 @@
+from django.urls import path
+
+from keel.web import views
+
+app_name = "web"
+urlpatterns = [
+    path("", views.pipeline, name="pipeline"),
+]
