@@ -5,7 +5,7 @@ from keel.accounts.models import Team, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     list_display = ["username", "first_name", "last_name", "email", "role", "team", "is_active"]
     list_filter = ["role", "team", "is_active"]
     fieldsets = [

@@ -32,8 +32,9 @@ def plan_tasks_create(*, deal: "Deal", stage: "Stage", entered_at: datetime) -> 
     steps = list(stage.completion_plan.steps.all())  # type: ignore[union-attr]
     keys = {step.pk: f"plan:{stage.name}:{step.title}" for step in steps}
     open_keys = set(
-        Task.objects.filter(deal=deal, done_at__isnull=True, source_key__in=keys.values())
-        .values_list("source_key", flat=True)
+        Task.objects.filter(
+            deal=deal, done_at__isnull=True, source_key__in=keys.values()
+        ).values_list("source_key", flat=True)
     )
     roles = {s.role for s in steps} - {"owner"}
     team = (
@@ -108,7 +109,9 @@ def activity_log(
 
 @transaction.atomic
 def task_complete(*, task: Task, by: User) -> Task:
-    if task.owner_id != by.pk and not (by.is_active and by.role in {Role.OWNER, Role.SALES_MANAGER}):
+    if task.owner_id != by.pk and not (
+        by.is_active and by.role in {Role.OWNER, Role.SALES_MANAGER}
+    ):
         raise NotAllowed(f"{by} may not complete a task of {task.owner}.")
     if task.done_at is None:
         task.done_at = timezone.now()

@@ -1,4 +1,3 @@
-from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType

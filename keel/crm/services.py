@@ -4,15 +4,17 @@ from collections.abc import Collection, Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from keel.crm.models import Company, Contact
+from keel.crm.models import Company, Contact, FunnelStage
 from keel.crm.rules import FunnelEvidence, funnel_stage_for
 from keel.crm.selectors import company_funnel_evidence, contact_funnel_evidence
 
 _CHUNK = 900  # under SQLite's limit on bound parameters
 
 
-def _store(model: type[Contact] | type[Company], rows: Iterable[tuple[int, str, FunnelEvidence]]) -> int:
-    moved: dict[str, list[int]] = defaultdict(list)
+def _store(
+    model: type[Contact] | type[Company], rows: Iterable[tuple[int, str, FunnelEvidence]]
+) -> int:
+    moved: dict[FunnelStage, list[int]] = defaultdict(list)
     for pk, stored, evidence in rows:
         stage = funnel_stage_for(evidence)
         if stage != stored:

@@ -95,9 +95,7 @@ class Stage(models.Model):
     exit_criteria = models.JSONField(
         default=list, blank=True, help_text="Validated by pipeline/rules.py on import."
     )
-    recommended_collateral = models.JSONField(
-        default=list, blank=True
-    )
+    recommended_collateral = models.JSONField(default=list, blank=True)
     completion_plan = models.ForeignKey(
         "activities.CompletionPlan",
         null=True,
@@ -198,7 +196,9 @@ class Deal(TimeStamped):
 
 
 class DealContact(models.Model):
-    deal = models.ForeignKey("pipeline.Deal", on_delete=models.CASCADE, related_name="deal_contacts")
+    deal = models.ForeignKey(
+        "pipeline.Deal", on_delete=models.CASCADE, related_name="deal_contacts"
+    )
     contact = models.ForeignKey(
         "crm.Contact", on_delete=models.CASCADE, related_name="deal_contacts"
     )

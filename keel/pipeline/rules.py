@@ -150,7 +150,10 @@ class CollateralCriterion:
 
     def missing(self, deal: DealSnapshot, stage: str) -> str | None:
         start = deal.since(self.since_stage) if self.since_stage else None
-        if any(k == self.collateral and (start is None or at >= start) for k, at in deal.collateral_sent):
+        if any(
+            k == self.collateral and (start is None or at >= start)
+            for k, at in deal.collateral_sent
+        ):
             return None
         return f"Send collateral of the kind “{self.collateral}” to the buyer."
 
@@ -325,7 +328,7 @@ def _criterion(c: _Checker, raw: Any, path: str, stage_names: set[str]) -> Crite
         c.error(path, f"expected a mapping with a 'kind', found {_kind(raw)}")
         return None
     kind = raw.get("kind")
-    if kind not in _CRITERION_KEYS:
+    if not isinstance(kind, str) or kind not in _CRITERION_KEYS:
         c.error(
             f"{path}.kind",
             f"unknown criterion kind {kind!r} (known: {', '.join(_CRITERION_KEYS)})",

@@ -256,9 +256,10 @@ def deal_create(
     deal.save()
     StageChange.objects.create(deal=deal, process_version=version, to_stage=stage, at=now, by=by)
     plan_tasks_create(deal=deal, stage=stage, entered_at=now)
+    referrer_company = referred_by.company_id if referred_by else None
     funnel_recompute(
         contact_ids=[referred_by.pk] if referred_by else [],
-        company_ids={company.pk} | ({referred_by.company_id} if referred_by else set()) - {None},
+        company_ids=[pk for pk in (company.pk, referrer_company) if pk is not None],
     )
     audit_record(actor=by, action="deal.create", obj=deal, summary=name)
     return deal
@@ -310,7 +311,9 @@ def deal_update(*, deal: Deal, by: User, expected_version: int, data: dict[str, 
     """Edit a deal's fields; a write based on a stale version is refused, never merged."""
     unknown = set(data) - set(DEAL_EDITABLE_FIELDS)
     if unknown:
-        raise InvalidInput(f"These deal fields cannot be edited here: {', '.join(sorted(unknown))}.")
+        raise InvalidInput(
+            f"These deal fields cannot be edited here: {', '.join(sorted(unknown))}."
+        )
     current = _locked(deal, by=by, expected_version=expected_version)
     if "owner" in data and data["owner"] != current.owner:
         ensure_can_edit_deal(by, Deal(owner=data["owner"]))
@@ -452,7 +455,10 @@ def deal_contact_add(*, deal: Deal, contact: Contact, by: User, role: str = "") 
     link, created = DealContact.objects.update_or_create(
         deal=deal, contact=contact, defaults={"role": role or contact.buying_role}
     )
-    funnel_recompute(contact_ids=[contact.pk], company_ids={deal.company_id, contact.company_id} - {None})
+    funnel_recompute(
+        contact_ids=[contact.pk],
+        company_ids=[pk for pk in (deal.company_id, contact.company_id) if pk is not None],
+    )
     audit_record(
         actor=by,
         action="deal.contact_add" if created else "deal.contact_role",

@@ -8,7 +8,7 @@ import pytest
 def _settings_error(**env: str) -> str:
     """Import the settings in a fresh interpreter with `env` and return what it printed."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed program
+    result = subprocess.run(
         [sys.executable, "-c", "import keel.settings"],
         env={**clean, **env},
         capture_output=True,
@@ -45,7 +45,7 @@ def test_production_settings_pass_the_deploy_check():
         "KEEL_ALLOWED_HOSTS": "crm.example.com",
         "KEEL_DATABASE_URL": os.environ.get("KEEL_DATABASE_URL", "sqlite:///:memory:"),
     }
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "keel", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,
         capture_output=True,

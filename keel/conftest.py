@@ -1,0 +1,84 @@
+"""The cast every test can use: two teams, their people, and the owner.
+
+team North: manager Mary, salespeople Alice and Bob, specialist Sue, expert Ezra
+team South: salesperson Sam
+Olivia owns the business; Vera only views.
+"""
+
+import pytest
+
+from keel.accounts.models import Role, Team, User
+from keel.accounts.tests.factories import TeamFactory, UserFactory
+from keel.crm.models import Company
+from keel.crm.tests.factories import CompanyFactory
+from keel.pipeline.models import Deal, SalesProcess
+from keel.pipeline.services import deal_create
+
+
+@pytest.fixture
+def north(db: None) -> Team:
+    return TeamFactory(name="North")
+
+
+@pytest.fixture
+def south(db: None) -> Team:
+    return TeamFactory(name="South")
+
+
+@pytest.fixture
+def mary(north: Team) -> User:
+    user = UserFactory(username="mary", role=Role.SALES_MANAGER, team=north)
+    north.manager = user
+    north.save()
+    return user
+
+
+@pytest.fixture
+def alice(north: Team, mary: User) -> User:
+    return UserFactory(username="alice", role=Role.SALESPERSON, team=north)
+
+
+@pytest.fixture
+def bob(north: Team, mary: User) -> User:
+    return UserFactory(username="bob", role=Role.SALESPERSON, team=north)
+
+
+@pytest.fixture
+def sue(north: Team) -> User:
+    return UserFactory(username="sue", role=Role.SALES_SPECIALIST, team=north)
+
+
+@pytest.fixture
+def ezra(north: Team) -> User:
+    return UserFactory(username="ezra", role=Role.SUBJECT_MATTER_EXPERT, team=north)
+
+
+@pytest.fixture
+def sam(south: Team) -> User:
+    return UserFactory(username="sam", role=Role.SALESPERSON, team=south)
+
+
+@pytest.fixture
+def olivia(db: None) -> User:
+    return UserFactory(username="olivia", role=Role.OWNER)
+
+
+@pytest.fixture
+def vera(db: None) -> User:
+    return UserFactory(username="vera", role=Role.VIEWER)
+
+
+@pytest.fixture
+def acme(db: None) -> Company:
+    return CompanyFactory(name="Acme", domain="acme.example")
+
+
+@pytest.fixture
+def new_business(db: None) -> SalesProcess:
+    return SalesProcess.objects.get(name="New business")
+
+
+@pytest.fixture
+def deal(alice: User, acme: Company, new_business: SalesProcess) -> Deal:
+    """Alice's new-business deal with Acme, in Qualify, with no evidence yet."""
+    return deal_create(by=alice, name="Acme rollout", company=acme, process=new_business)
