@@ -62,5 +62,3 @@ class Command(BaseCommand):
                 stages,
             )
         Console(file=self.stdout, width=120).print(table)
-
-
