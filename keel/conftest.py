@@ -5,6 +5,8 @@ team South: salesperson Sam
 Olivia owns the business; Vera only views.
 """
 
+from typing import Any
+
 import pytest
 
 from keel.accounts.models import Role, Team, User
@@ -13,6 +15,12 @@ from keel.crm.models import Company
 from keel.crm.tests.factories import CompanyFactory
 from keel.pipeline.models import Deal, SalesProcess
 from keel.pipeline.services import deal_create
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings: Any) -> None:
+    """Tests speak plain HTTP to the test client; production redirects it to HTTPS."""
+    settings.SECURE_SSL_REDIRECT = False
 
 
 @pytest.fixture

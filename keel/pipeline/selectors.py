@@ -5,8 +5,8 @@ import yaml
 from django.db.models import Max
 
 from keel.activities.models import Activity
-from keel.pipeline.models import ChecklistTick, Deal, DealContact, ProcessVersion, SalesProcess
 from keel.core.exceptions import InvalidInput
+from keel.pipeline.models import ChecklistTick, Deal, DealContact, ProcessVersion, SalesProcess
 from keel.pipeline.rules import (
     REQUIRABLE_FIELDS,
     ActivityFact,

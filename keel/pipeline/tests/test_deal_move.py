@@ -11,10 +11,10 @@ from keel.accounts.models import User
 from keel.activities.models import Task
 from keel.activities.services import activity_log, task_complete
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
+from keel.core.models import AuditEntry
 from keel.crm.models import BuyingRole
 from keel.crm.tests.factories import ContactFactory
 from keel.pipeline import selectors
-from keel.core.models import AuditEntry
 from keel.pipeline.models import Deal, DealStatus, StageChange
 from keel.pipeline.services import (
     MoveBlocked,

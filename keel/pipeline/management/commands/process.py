@@ -1,3 +1,4 @@
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -61,4 +62,6 @@ class Command(BaseCommand):
                 str(version.number if version else "—"),
                 stages,
             )
-        Console(file=self.stdout, width=120).print(table)
+        text = StringIO()
+        Console(file=text, width=120).print(table)
+        self.stdout.write(text.getvalue(), ending="")
