@@ -14,6 +14,7 @@ from keel.accounts.tests.factories import TeamFactory, UserFactory
 from keel.crm.models import Company
 from keel.crm.tests.factories import CompanyFactory
 from keel.pipeline.models import Deal, SalesProcess
+from keel.pipeline.selectors import version_stages
 from keel.pipeline.services import deal_create
 
 
@@ -21,6 +22,12 @@ from keel.pipeline.services import deal_create
 def _plain_http(settings: Any) -> None:
     """Tests speak plain HTTP to the test client; production redirects it to HTTPS."""
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stage_cache() -> None:
+    """SQLite reuses the ids of rolled-back rows, so one test's cached stages must not leak."""
+    version_stages.cache_clear()
 
 
 @pytest.fixture

@@ -6,7 +6,13 @@ from django.utils import timezone
 
 from keel.accounts.models import Role, User
 from keel.accounts.permissions import SELLING_ROLES
-from keel.activities.models import Activity, ActivityType, Outcome, Task, TaskSource
+from keel.activities.models import (
+    Activity,
+    ActivityType,
+    Outcome,
+    Task,
+    TaskSource,
+)
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.services import audit_record
 from keel.crm.models import Channel, Company, Contact
@@ -16,47 +22,46 @@ if TYPE_CHECKING:
     from keel.pipeline.models import Deal, Stage
 
 
-def _assignee(role: str, deal: "Deal", team: list[User]) -> User:
-    """Who does a plan step: the deal's owner, or the teammate holding the step's role."""
-    if role == "owner":
-        return deal.owner
-    if role == Role.SALES_MANAGER and deal.owner.team and deal.owner.team.manager:
-        return deal.owner.team.manager
-    return next((u for u in team if u.role == role), deal.owner)
+def plan_tasks_create(
+    *, deal: "Deal", stage: "Stage", entered_at: datetime, by: User | None = None
+) -> None:
+    """Turn the stage's completion-plan steps into tasks; re-entry adds no duplicate.
 
-
-def plan_tasks_create(*, deal: "Deal", stage: "Stage", entered_at: datetime) -> list[Task]:
-    """Turn the stage's completion-plan steps into tasks; re-entry adds no duplicate."""
+    A step's role names who does it: "owner" is the deal's owner, any other role the
+    first active member of the owner's team who holds it (else the owner). The database
+    keeps one open task per deal and step (a partial unique index), so a step whose task
+    is still open is skipped by the insert itself.
+    """
     if stage.completion_plan_id is None:
-        return []
+        return
     steps = list(stage.completion_plan.steps.all())  # type: ignore[union-attr]
-    keys = {step.pk: f"plan:{stage.name}:{step.title}" for step in steps}
-    open_keys = set(
-        Task.objects.filter(
-            deal=deal, done_at__isnull=True, source_key__in=keys.values()
-        ).values_list("source_key", flat=True)
+    roles = {step.role for step in steps} - {"owner"}
+    holders: dict[str, int] = {}
+    owner = by if by is not None and by.pk == deal.owner_id else None
+    team_id = owner.team_id if owner is not None else deal.owner.team_id if roles else None
+    if roles and team_id is not None:
+        teammates = User.objects.filter(team_id=team_id, role__in=roles, is_active=True)
+        holders = dict(teammates.order_by("-id").values_list("role", "id"))  # lowest id wins
+    Task.objects.bulk_create(
+        [
+            Task(
+                title=step.title,
+                owner_id=holders.get(step.role, deal.owner_id),
+                due_at=entered_at + timedelta(days=step.due_days),
+                source=TaskSource.PLAN_STEP,
+                source_key=plan_task_key(stage.name, step.title),
+                plan_step=step,
+                deal=deal,
+                company_id=deal.company_id,
+            )
+            for step in steps
+        ],
+        ignore_conflicts=True,
     )
-    roles = {s.role for s in steps} - {"owner"}
-    team = (
-        list(User.objects.filter(team_id=deal.owner.team_id, role__in=roles, is_active=True))
-        if roles and deal.owner.team_id
-        else []
-    )
-    tasks = [
-        Task(
-            title=step.title,
-            owner=_assignee(step.role, deal, team),
-            due_at=entered_at + timedelta(days=step.due_days),
-            source=TaskSource.PLAN_STEP,
-            source_key=keys[step.pk],
-            plan_step=step,
-            deal=deal,
-            company_id=deal.company_id,
-        )
-        for step in steps
-        if keys[step.pk] not in open_keys
-    ]
-    return Task.objects.bulk_create(tasks)
+
+
+def plan_task_key(stage_name: str, step_title: str) -> str:
+    return f"plan:{stage_name}:{step_title}"
 
 
 @transaction.atomic

@@ -22,7 +22,11 @@ class InstanceSetting(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who changed what, when: written for every change made by a person or a token."""
+    """Who changed what, when: written for every change made by a person or a token.
+
+    Stage moves are the exception: their append-only StageChange rows (who, when, from, to,
+    evidence, override reason) are already the audit record, so they are not written twice.
+    """
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

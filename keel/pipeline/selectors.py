@@ -1,15 +1,26 @@
+import functools
+from datetime import UTC
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import yaml
+from django.db import connection
 from django.db.models import Max
 
 from keel.activities.models import Activity
 from keel.core.exceptions import InvalidInput
-from keel.pipeline.models import ChecklistTick, Deal, DealContact, ProcessVersion, SalesProcess
+from keel.pipeline.models import (
+    ChecklistTick,
+    Deal,
+    DealContact,
+    ProcessVersion,
+    SalesProcess,
+    Stage,
+)
 from keel.pipeline.rules import (
     REQUIRABLE_FIELDS,
     ActivityFact,
+    Criterion,
     DealSnapshot,
     PlanSpec,
     PlanStepSpec,
@@ -25,32 +36,82 @@ CollateralProvider = Callable[[Deal], Sequence[tuple[str, datetime]]]
 collateral_providers: list[CollateralProvider] = []
 
 
+@functools.lru_cache(maxsize=256)
+def version_stages(version_id: int) -> tuple[Stage, ...]:
+    """A process version's stages in order, with their completion-plan steps.
+
+    A version never changes once imported (a process changes by importing a new version),
+    so every move can share one read of it. Edits through the admin clear the cache
+    (pipeline/apps.py); treat the returned stages as read-only.
+    """
+    stages = Stage.objects.filter(version_id=version_id).select_related("completion_plan")
+    return tuple(stages.prefetch_related("completion_plan__steps"))
+
+
 def process_current_version(*, process: SalesProcess) -> ProcessVersion | None:
     return process.versions.order_by("-number").first()
 
 
-def deal_snapshot(*, deal: Deal) -> DealSnapshot:
-    """Everything the exit criteria look at, in four queries."""
-    entered_at = dict(
-        deal.stage_changes.values_list("to_stage__name").annotate(last=Max("at")).order_by()
-    )
-    activities = [
-        ActivityFact(type=t, outcome=o, at=at)
-        for t, o, at in Activity.objects.filter(deal=deal).values_list("type", "outcome", "at")
-    ]
-    ticked = frozenset(ChecklistTick.objects.filter(deal=deal).values_list("item", flat=True))
-    roles = frozenset(
-        DealContact.objects.filter(deal=deal).exclude(role="").values_list("role", flat=True)
-    )
+def deal_snapshot(*, deal: Deal, criteria: Sequence[Criterion] | None = None) -> DealSnapshot:
+    """What the exit criteria look at: with `criteria` given, only what those need.
+
+    Every forward move runs this, so the evidence comes back in one statement (a UNION ALL
+    of the kinds needed): the ORM would spend ten times longer composing one query per
+    kind than the database spends answering all of them.
+    """
+    kinds = {c.kind for c in criteria} if criteria is not None else set(_EVIDENCE_SQL)
+    parts = [_EVIDENCE_SQL[kind] for kind in sorted(kinds & set(_EVIDENCE_SQL))]
+    rows: list[tuple[str, str, str, datetime | None]] = []
+    if parts:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), [deal.pk] * len(parts))
+            rows = cursor.fetchall()
+    activities, ticked, roles = [], set(), set()
+    for kind, value, outcome, at in rows:
+        if kind == "activity":
+            activities.append(ActivityFact(type=value, outcome=outcome, at=_aware(at)))
+        elif kind == "checklist":
+            ticked.add(value)
+        else:
+            roles.add(value)
+    entered_at: dict[str, datetime] = {}
+    if criteria is None or any(getattr(c, "since_stage", None) for c in criteria):
+        entered_at = dict(
+            deal.stage_changes.values_list("to_stage__name").annotate(last=Max("at")).order_by()
+        )
+    sent: list[tuple[str, datetime]] = []
+    if "collateral" in kinds or criteria is None:
+        sent = [item for provider in collateral_providers for item in provider(deal)]
     return DealSnapshot(
         fields={name: getattr(deal, _attname(name)) for name in REQUIRABLE_FIELDS},
         stage_entered_at=deal.stage_entered_at,
         entered_at=entered_at,
         activities=activities,
-        ticked=ticked,
-        contact_roles=roles,
-        collateral_sent=[sent for provider in collateral_providers for sent in provider(deal)],
+        ticked=frozenset(ticked),
+        contact_roles=frozenset(roles),
+        collateral_sent=sent,
     )
+
+
+_EVIDENCE_SQL = {
+    "activity": (
+        f"SELECT 'activity', type, outcome, at FROM {Activity._meta.db_table} WHERE deal_id = %s"
+    ),
+    "checklist": (
+        f"SELECT 'checklist', item, '', NULL FROM {ChecklistTick._meta.db_table} WHERE deal_id = %s"
+    ),
+    "contact_role": (
+        f"SELECT 'contact_role', role, '', NULL FROM {DealContact._meta.db_table} "
+        "WHERE deal_id = %s AND role <> ''"
+    ),
+}
+
+
+def _aware(value: datetime | None) -> datetime:
+    """A timestamp as read by a raw cursor: SQLite gives naive UTC, PostgreSQL aware."""
+    if value is None:
+        raise ValueError("an activity without a time")
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _attname(field: str) -> str:

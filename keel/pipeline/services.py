@@ -41,7 +41,7 @@ from keel.pipeline.rules import (
     parse_process,
     unmet_criteria,
 )
-from keel.pipeline.selectors import deal_snapshot, process_current_version
+from keel.pipeline.selectors import deal_snapshot, process_current_version, version_stages
 
 DEFAULT_PROCESSES = ("new_business.yaml", "renewal.yaml", "upsell.yaml")
 
@@ -165,7 +165,7 @@ def _open_deals_remap(
         )
     for name in open_deals:
         Deal.objects.filter(process=process, status=DealStatus.OPEN, stage__name=name).update(
-            process_version=version, stage=stages[name]
+            process_version=version, stage=stages[name], version=F("version") + 1
         )
 
 
@@ -225,11 +225,11 @@ def deal_create(
     version = process_current_version(process=process)
     if version is None:
         raise InvalidInput(f"The process {process} has no version yet: import one first.")
-    stages = list(version.stages.all())
+    stages = list(version_stages(version.pk))
     if stage_name is None:
         stage = next(s for s in stages if s.kind == StageKind.OPEN)
     else:
-        stage = _stage_named(stages, stage_name, process)
+        stage = _stage_named(stages, stage_name, Deal(process=process))
         if stage.kind != StageKind.OPEN:
             raise InvalidInput(f"A new deal starts in an open stage, not in {stage.name}.")
     now = timezone.now()
@@ -255,7 +255,7 @@ def deal_create(
     deal.full_clean()
     deal.save()
     StageChange.objects.create(deal=deal, process_version=version, to_stage=stage, at=now, by=by)
-    plan_tasks_create(deal=deal, stage=stage, entered_at=now)
+    plan_tasks_create(deal=deal, stage=stage, entered_at=now, by=by)
     referrer_company = referred_by.company_id if referred_by else None
     funnel_recompute(
         contact_ids=[referred_by.pk] if referred_by else [],
@@ -265,40 +265,46 @@ def deal_create(
     return deal
 
 
-def _stage_named(stages: list[Stage], name: str, process: SalesProcess) -> Stage:
+def _stage_named(stages: list[Stage], name: str, deal: Deal) -> Stage:
     for stage in stages:
         if stage.name.casefold() == name.strip().casefold():
             return stage
     names = ", ".join(s.name for s in stages)
-    raise InvalidInput(f"{process} has no stage {name!r}; its stages are: {names}.")
+    raise InvalidInput(f"{deal.process} has no stage {name!r}; its stages are: {names}.")
+
+
+def _stale(deal: Deal, expected_version: int) -> StaleVersion:
+    """The refusal of a write based on `expected_version`, naming who changed the deal since."""
+    current = Deal.objects.select_related("updated_by").get(pk=deal.pk)
+    who = current.updated_by or "someone"
+    when = timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M")
+    return StaleVersion(
+        f"{current.name} was changed by {who} at {when} (version {current.version}, "
+        f"you edited version {expected_version}). Nothing was saved: reload the deal "
+        "and make your change again."
+    )
 
 
 def _locked(deal: Deal, *, by: User, expected_version: int) -> Deal:
     """The deal re-read under a row lock, if `by` may edit it and nobody changed it since."""
-    current = (
-        Deal.objects.select_for_update(of=("self",))
-        .select_related("owner", "stage", "process", "updated_by")
-        .get(pk=deal.pk)
-    )
+    current = Deal.objects.select_for_update(of=("self",)).get(pk=deal.pk)
     ensure_can_edit_deal(by, current)
     if current.version != expected_version:
-        who = current.updated_by or "someone"
-        when = timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M")
-        raise StaleVersion(
-            f"{current.name} was changed by {who} at {when} (version {current.version}, "
-            f"you edited version {expected_version}). Nothing was saved: reload the deal "
-            "and make your change again."
-        )
+        raise _stale(current, expected_version)
     return current
 
 
 def _bump(deal: Deal, *, by: User, now: datetime, **changes: Any) -> None:
-    """Write `changes` and raise the version, only if the version is still the one we read."""
+    """Write `changes` and raise the version, only if the database still has `deal.version`.
+
+    This conditional UPDATE is the optimistic lock: a concurrent write in between makes it
+    match no row, and the whole transaction is refused rather than merged.
+    """
     written = Deal.objects.filter(pk=deal.pk, version=deal.version).update(
         version=F("version") + 1, updated_by=by, updated_at=now, **changes
     )
-    if written != 1:  # unreachable while the row lock holds; kept as the last line of defence
-        raise StaleVersion(f"{deal.name} was changed meanwhile. Nothing was saved: reload it.")
+    if written != 1:
+        raise _stale(deal, deal.version)
     for key, value in changes.items():
         setattr(deal, key, value)
     deal.version += 1
@@ -343,13 +349,14 @@ def deal_move_check(
     by: User,
     lost_reason: str = "",
     override_reason: str = "",
-) -> tuple[Stage, list[Unmet]]:
-    """Decide a move without writing: the target stage and the unmet criteria it overrides.
+) -> tuple[Stage, Stage, list[Unmet]]:
+    """Decide a move without writing: the current and target stages and the unmet criteria
+    an override sets aside.
 
     Raises MoveBlocked when evidence is missing and no permitted override was given.
     """
     current = next(s for s in stages if s.pk == deal.stage_id)
-    target = _stage_named(stages, to_stage, deal.process)
+    target = _stage_named(stages, to_stage, deal)
     if target.pk == current.pk:
         raise InvalidInput(f"{deal.name} is already in {current.name}.")
     if target.kind == StageKind.LOST:
@@ -363,10 +370,10 @@ def deal_move_check(
         raise NotAllowed("Only a sales manager or the owner may override exit criteria.")
     leaving = _leaving(stages, current, target)
     unmet: list[Unmet] = []
-    if leaving:
-        snapshot = deal_snapshot(deal=deal)
-        rules = [StageRules(s.name, criteria_from_stored(s.exit_criteria)) for s in leaving]
-        unmet = unmet_criteria(snapshot, rules)
+    rules = [StageRules(s.name, criteria_from_stored(s.exit_criteria)) for s in leaving]
+    criteria = [c for rule in rules for c in rule.exit_criteria]
+    if criteria:
+        unmet = unmet_criteria(deal_snapshot(deal=deal, criteria=criteria), rules)
     if unmet and not override_reason:
         count = len(unmet)
         raise MoveBlocked(
@@ -374,7 +381,7 @@ def deal_move_check(
             f"{count} exit criteri{'a are' if count > 1 else 'on is'} not met.",
             unmet=unmet,
         )
-    return target, unmet
+    return current, target, unmet
 
 
 @transaction.atomic
@@ -393,10 +400,15 @@ def deal_move(
     A forward move checks the exit criteria of every stage it leaves, skipped ones
     included; a move backward or out of an outcome is recorded without checks; a lost deal
     needs a reason; a manager may override unmet criteria with a recorded reason.
+
+    `deal` is the deal as the user saw it: if the database has moved past
+    `expected_version`, or moves past it before this write lands, the move is refused.
     """
-    deal = _locked(deal, by=by, expected_version=expected_version)
-    stages = list(Stage.objects.filter(version_id=deal.process_version_id))
-    target, unmet = deal_move_check(
+    ensure_can_edit_deal(by, deal)
+    if deal.version != expected_version:
+        raise _stale(deal, expected_version)
+    stages = list(version_stages(deal.process_version_id))
+    previous, target, unmet = deal_move_check(
         deal=deal,
         stages=stages,
         to_stage=to_stage,
@@ -405,7 +417,6 @@ def deal_move(
         override_reason=override_reason,
     )
     now = timezone.now()
-    previous = deal.stage
     status = {StageKind.OPEN: DealStatus.OPEN, StageKind.WON: DealStatus.WON}.get(
         StageKind(target.kind), DealStatus.LOST
     )
@@ -431,20 +442,12 @@ def deal_move(
         override_reason=override_reason.strip() if unmet else "",
         lost_reason=lost_reason,
     )
-    plan_tasks_create(deal=deal, stage=target, entered_at=now)
+    plan_tasks_create(deal=deal, stage=target, entered_at=now, by=by)
     if status != DealStatus.OPEN or previous.kind != StageKind.OPEN:
         funnel_recompute(
             contact_ids=list(deal.deal_contacts.values_list("contact_id", flat=True)),
             company_ids=[deal.company_id],
         )
-    audit_record(
-        actor=by,
-        action="deal.move",
-        obj=deal,
-        summary=f"{previous.name} → {target.name}",
-        changes={"stage": [previous.name, target.name]}
-        | ({"override_reason": override_reason} if unmet else {}),
-    )
     return change
 
 
