@@ -1,7 +1,6 @@
 import functools
-from datetime import UTC
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import yaml
 from django.db import connection
@@ -59,7 +58,7 @@ def deal_snapshot(*, deal: Deal, criteria: Sequence[Criterion] | None = None) ->
     of the kinds needed): the ORM would spend ten times longer composing one query per
     kind than the database spends answering all of them.
     """
-    kinds = {c.kind for c in criteria} if criteria is not None else set(_EVIDENCE_SQL)
+    kinds: set[str] = {c.kind for c in criteria} if criteria is not None else set(_EVIDENCE_SQL)
     parts = [_EVIDENCE_SQL[kind] for kind in sorted(kinds & set(_EVIDENCE_SQL))]
     rows: list[tuple[str, str, str, datetime | None]] = []
     if parts:
