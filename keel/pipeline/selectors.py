@@ -92,16 +92,16 @@ def deal_snapshot(*, deal: Deal, criteria: Sequence[Criterion] | None = None) ->
     )
 
 
+def _evidence_sql(columns: str, table: str, condition: str = "") -> str:
+    # Only the models' table names are formatted in; the deal id is a bound parameter.
+    return f"SELECT {columns} FROM {table} WHERE deal_id = %s{condition}"  # noqa: S608
+
+
 _EVIDENCE_SQL = {
-    "activity": (
-        f"SELECT 'activity', type, outcome, at FROM {Activity._meta.db_table} WHERE deal_id = %s"
-    ),
-    "checklist": (
-        f"SELECT 'checklist', item, '', NULL FROM {ChecklistTick._meta.db_table} WHERE deal_id = %s"
-    ),
-    "contact_role": (
-        f"SELECT 'contact_role', role, '', NULL FROM {DealContact._meta.db_table} "
-        "WHERE deal_id = %s AND role <> ''"
+    "activity": _evidence_sql("'activity', type, outcome, at", Activity._meta.db_table),
+    "checklist": _evidence_sql("'checklist', item, '', NULL", ChecklistTick._meta.db_table),
+    "contact_role": _evidence_sql(
+        "'contact_role', role, '', NULL", DealContact._meta.db_table, " AND role <> ''"
     ),
 }
 
