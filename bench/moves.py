@@ -142,8 +142,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"  {'':28}{'seconds':>10}{'moves/s':>12}")
     print(f"  {'keel deal_move':28}{keel_seconds:>10.2f}{keel_rate:>12,.0f}")
     print(f"  {'raw UPDATE + INSERT':28}{raw_seconds:>10.2f}{raw_rate:>12,.0f}")
-    verdict = "meets" if keel_rate >= 300 else "MISSES"
-    print(f"  ratio keel/raw {keel_rate / raw_rate:.2f}; {verdict} the 300 moves/s target")
+    print(f"  ratio keel/raw {keel_rate / raw_rate:.2f}")
+    if vendor == "sqlite":
+        verdict = "meets" if keel_rate >= 300 else "MISSES"
+        print(f"  {verdict} the target of 300 moves/s on SQLite")
 
 
 if __name__ == "__main__":
