@@ -311,3 +311,48 @@ def test_a_move_runs_a_bounded_number_of_queries(
     deal = qualify(deal, alice)
     with django_assert_max_num_queries(20):
         move(deal, "1st meeting", alice)
+
+
+def test_a_write_that_lost_the_race_after_its_checks_is_rejected(deal: Deal, alice: User):
+    """The in-memory copy says version 1, but the database moved on before the write."""
+    seen = Deal.objects.get(pk=deal.pk)
+    Deal.objects.filter(pk=deal.pk).update(version=2, updated_by=alice)
+    with pytest.raises(StaleVersion, match="version 2, you edited version 1"):
+        deal_move(deal=seen, to_stage="Lost", by=alice, expected_version=1, lost_reason="price")
+    assert deal.stage_changes.count() == 1
+    assert stage_of(deal) == ("Qualify", "open", 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_moving_the_same_deal_at_once(deal: Deal, alice: User, mary: User):
+    """Real concurrent transactions: exactly one move lands, the other is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, connections
+
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(
+        "file:memorydb"
+    ):
+        pytest.skip("the in-memory SQLite test database is one connection shared by threads")
+
+    def attempt(user: User, to: str) -> str:
+        try:
+            stale = Deal.objects.get(pk=deal.pk)
+            deal_move(
+                deal=stale,
+                to_stage=to,
+                by=user,
+                expected_version=1,
+                lost_reason="price" if to == "Lost" else "",
+                override_reason="race" if to != "Lost" else "",
+            )
+            return "moved"
+        except StaleVersion:
+            return "stale"
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = sorted(pool.map(attempt, [alice, mary], ["Lost", "1st meeting"]))
+    assert results == ["moved", "stale"]
+    assert deal.stage_changes.count() == 2
