@@ -16,7 +16,7 @@ from keel.accounts.permissions import can_override_exit_criteria
 from keel.activities.models import CompletionPlan, CompletionPlanStep
 from keel.activities.services import plan_tasks_create
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
-from keel.core.services import audit_record, model_update
+from keel.core.services import audit_record, model_update, validate
 from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
 from keel.pipeline.access import ensure_can_edit_deal
@@ -229,7 +229,7 @@ def deal_create(
     if stage_name is None:
         stage = next(s for s in stages if s.kind == StageKind.OPEN)
     else:
-        stage = _stage_named(stages, stage_name, Deal(process=process))
+        stage = _stage_named(stages, stage_name)
         if stage.kind != StageKind.OPEN:
             raise InvalidInput(f"A new deal starts in an open stage, not in {stage.name}.")
     now = timezone.now()
@@ -252,7 +252,7 @@ def deal_create(
     )
     if currency:
         deal.currency = currency
-    deal.full_clean()
+    validate(deal)
     deal.save()
     StageChange.objects.create(deal=deal, process_version=version, to_stage=stage, at=now, by=by)
     plan_tasks_create(deal=deal, stage=stage, entered_at=now, by=by)
@@ -265,12 +265,12 @@ def deal_create(
     return deal
 
 
-def _stage_named(stages: list[Stage], name: str, deal: Deal) -> Stage:
+def _stage_named(stages: list[Stage], name: str) -> Stage:
     for stage in stages:
         if stage.name.casefold() == name.strip().casefold():
             return stage
     names = ", ".join(s.name for s in stages)
-    raise InvalidInput(f"{deal.process} has no stage {name!r}; its stages are: {names}.")
+    raise InvalidInput(f"There is no stage {name!r} in this process; its stages are: {names}.")
 
 
 def _stale(deal: Deal, expected_version: int) -> StaleVersion:
@@ -356,7 +356,7 @@ def deal_move_check(
     Raises MoveBlocked when evidence is missing and no permitted override was given.
     """
     current = next(s for s in stages if s.pk == deal.stage_id)
-    target = _stage_named(stages, to_stage, deal)
+    target = _stage_named(stages, to_stage)
     if target.pk == current.pk:
         raise InvalidInput(f"{deal.name} is already in {current.name}.")
     if target.kind == StageKind.LOST:

@@ -20,6 +20,7 @@ from keel.pipeline.services import (
     MoveBlocked,
     checklist_tick,
     deal_contact_add,
+    deal_create,
     deal_move,
     deal_update,
 )
@@ -259,7 +260,9 @@ def test_an_edit_based_on_a_stale_version_is_rejected_not_merged(
 
 
 def test_unknown_and_same_stage(deal: Deal, alice: User):
-    with pytest.raises(InvalidInput, match="has no stage 'Nirvana'; its stages are: Qualify, "):
+    with pytest.raises(
+        InvalidInput, match="no stage 'Nirvana' in this process; its stages are: Qualify, "
+    ):
         move(deal, "Nirvana", alice)
     with pytest.raises(InvalidInput, match="already in Qualify"):
         move(deal, "Qualify", alice)
@@ -356,3 +359,22 @@ def test_two_people_moving_the_same_deal_at_once(deal: Deal, alice: User, mary: 
         results = sorted(pool.map(attempt, [alice, mary], ["Lost", "1st meeting"]))
     assert results == ["moved", "stale"]
     assert deal.stage_changes.count() == 2
+
+
+def test_who_may_create_a_deal(alice: User, bob: User, mary: User, vera: User, acme):
+    with pytest.raises(NotAllowed):
+        deal_create(by=vera, name="Viewer's", company=acme)
+    with pytest.raises(NotAllowed):
+        deal_create(by=bob, name="For Alice", company=acme, owner=alice)
+    assert deal_create(by=mary, name="For Alice", company=acme, owner=alice).owner == alice
+
+
+def test_bad_values_are_refused_with_the_field_named(deal: Deal, alice: User):
+    with pytest.raises(InvalidInput) as error:
+        deal_update(deal=deal, by=alice, expected_version=1, data={"currency": "euro"})
+    assert "currency: 'euro' is not an ISO 4217 currency code (e.g. EUR, USD)." in (
+        error.value.details
+    )
+    with pytest.raises(InvalidInput, match="cannot be edited here: stage, version"):
+        deal_update(deal=deal, by=alice, expected_version=1, data={"stage": None, "version": 5})
+    assert stage_of(deal) == ("Qualify", "open", 1)
