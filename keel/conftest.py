@@ -5,9 +5,8 @@ team South: salesperson Sam
 Olivia owns the business; Vera only views.
 """
 
-from typing import Any
-
 import pytest
+from django.conf import settings as django_settings
 
 from keel.accounts.models import Role, Team, User
 from keel.accounts.tests.factories import TeamFactory, UserFactory
@@ -18,10 +17,13 @@ from keel.pipeline.selectors import version_stages
 from keel.pipeline.services import deal_create
 
 
-@pytest.fixture(autouse=True)
-def _plain_http(settings: Any) -> None:
-    """Tests speak plain HTTP to the test client; production redirects it to HTTPS."""
-    settings.SECURE_SSL_REDIRECT = False
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http() -> None:
+    """Tests speak plain HTTP (test client, live server); production redirects to HTTPS.
+
+    Session-wide and first, because the live server reads the setting once, at start.
+    """
+    django_settings.SECURE_SSL_REDIRECT = False
 
 
 @pytest.fixture(autouse=True)

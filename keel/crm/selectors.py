@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from keel.activities.models import Activity
 from keel.crm.models import Company, Contact
@@ -60,9 +60,10 @@ def company_funnel_evidence(
     deals = Deal.objects.filter(company=OuterRef("pk"))
     people = Contact.objects.filter(company=OuterRef("pk"))
     rows = companies.annotate(
-        has_activity=Exists(
-            Activity.objects.filter(Q(company=OuterRef("pk")) | Q(contact__company=OuterRef("pk")))
-        ),
+        # Two EXISTS, not one with OR: SQLite cannot use an index for the OR and scans
+        # every activity once per company.
+        has_activity=Exists(Activity.objects.filter(company=OuterRef("pk")))
+        | Exists(Activity.objects.filter(contact__company=OuterRef("pk"))),
         has_inquiry=Exists(people.filter(inquired_at__isnull=False)),
         is_qualified=Exists(people.filter(qualified_at__isnull=False)),
         has_deal=Exists(deals),

@@ -1,0 +1,398 @@
+"""Build the demo business into the database: wipe the old demo, simulate, bulk insert.
+
+The rows come from `keel.demo.simulate` as plain tuples; here they become model instances
+and go in with `bulk_create` in batches, in one transaction, with primary keys assigned by
+the simulation (counting on from the highest id in each table) so rows link to each other
+without reading anything back. Nothing goes through `full_clean` or the services: the
+simulation keeps the invariants itself, and the tests check them on the stored rows.
+"""
+
+import gc
+import time as clock
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.management.color import no_style
+from django.db import connection, models, transaction
+from django.db.models import Max
+from django.db.models.base import ModelState
+from django.utils import timezone
+
+from keel.accounts.models import Team, User
+from keel.activities.models import Activity, CompletionPlanStep, Task
+from keel.core.exceptions import KeelError
+from keel.core.models import AuditEntry, InstanceSetting
+from keel.crm.models import Company, Contact
+from keel.crm.services import funnel_recompute
+from keel.demo.simulate import (
+    CAST,
+    PASSWORD,
+    TABLES,
+    TEAMS,
+    DemoRows,
+    PlanStep,
+    ProcessInfo,
+    Progress,
+    StageInfo,
+    Table,
+    World,
+    demo_simulate,
+)
+from keel.pipeline.models import (
+    ChecklistTick,
+    Deal,
+    DealContact,
+    DealStatus,
+    ProcessKind,
+    SalesProcess,
+    Stage,
+    StageChange,
+)
+from keel.pipeline.rules import criteria_from_stored
+from keel.pipeline.selectors import process_current_version
+
+DEMO_KEY = "demo"  # the InstanceSetting that marks a database as a generated demo
+CHUNK = 20_000  # rows turned into instances at a time (memory, and progress steps)
+# Per INSERT on PostgreSQL; SQLite's own limit on bound parameters caps it lower there.
+BATCH = 2_000
+# Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name.
+DOMAIN_MODELS: Sequence[type[models.Model]] = (
+    Task,
+    Activity,
+    ChecklistTick,
+    DealContact,
+    StageChange,
+    Deal,
+    Contact,
+    Company,
+    AuditEntry,
+)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    size: str
+    seed: int
+    today: date
+    counts: dict[str, int]  # rows per table, in insertion order
+    deals_by_status: dict[str, int]
+    seconds: float
+    username: str
+    password: str
+    logins: tuple[str, ...]  # every other person's username, same password
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+class DemoRefused(KeelError):
+    """Building the demo here would destroy data no demo made, or has nothing to build on."""
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+def demo_marker() -> dict[str, Any] | None:
+    """What the last `keel demo` recorded (size, seed, today, built_at), or None."""
+    setting = InstanceSetting.objects.filter(key=DEMO_KEY).first()
+    return dict(setting.value) if setting is not None else None
+
+
+def demo_foreign_data() -> list[str]:
+    """What in this database a demo build would destroy although no demo made it."""
+    if demo_marker() is not None:
+        return []
+    found = []
+    for model in (Company, Contact, Deal, Activity, Task):
+        count = model._default_manager.count()
+        if count:
+            name = model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural
+            found.append(f"{count:,} {name}")
+    usernames = sorted(
+        User.objects.filter(username__in=[p.username for p in CAST]).values_list(
+            "username", flat=True
+        )
+    )
+    if usernames:
+        found.append(f"users named like the demo's ({', '.join(usernames)})")
+    if Team.objects.filter(name__in=TEAMS).exists():
+        found.append(f"a team named {' or '.join(TEAMS)}")
+    return found
+
+
+def world_load(*, password_hash: str | None = None) -> World:
+    """What the simulation needs from the database: processes, first free ids, a password."""
+    processes = {}
+    for process in SalesProcess.objects.filter(is_active=True).order_by("id"):
+        version = process_current_version(process=process)
+        if version is None or process.kind in processes:
+            continue
+        steps: dict[int, list[PlanStep]] = {}
+        for step in CompletionPlanStep.objects.filter(plan__stages__version=version).distinct():
+            steps.setdefault(step.plan_id, []).append(
+                PlanStep(step.pk, step.title, step.role, step.due_days)
+            )
+        stages = tuple(
+            StageInfo(
+                id=stage.pk,
+                name=stage.name,
+                kind=stage.kind,
+                expected_days=stage.expected_days,
+                criteria=criteria_from_stored(stage.exit_criteria),
+                plan=tuple(
+                    sorted(steps.get(stage.completion_plan_id or 0, []), key=lambda s: s.id)
+                ),
+            )
+            for stage in Stage.objects.filter(version=version).order_by("position")
+        )
+        processes[process.kind] = ProcessInfo(process.pk, version.pk, process.kind, stages)
+    if ProcessKind.NEW_BUSINESS not in processes:
+        raise DemoRefused(
+            "There is no active new-business sales process to build the demo on: "
+            "run `keel migrate` (it installs the default processes) or import one."
+        )
+    first_ids = {
+        label: (model._default_manager.aggregate(top=Max("pk"))["top"] or 0) + 1
+        for label, (model, _) in TABLES.items()
+    }
+    return World(
+        processes=processes,
+        first_ids=first_ids,
+        password_hash=password_hash or make_password(PASSWORD),
+        currency=settings.KEEL_CURRENCY,
+    )
+
+
+# --- writes -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def demo_wipe() -> None:
+    """Delete the demo: every deal, account, activity, task and audit entry, its people."""
+    tables = [model._meta.db_table for model in DOMAIN_MODELS]
+    if connection.vendor == "postgresql":
+        # TRUNCATE refuses tables with deferred foreign-key checks still pending from rows
+        # written earlier in this transaction: run those checks now.
+        connection.check_constraints()
+    # The flush command's own statements: TRUNCATE … CASCADE on PostgreSQL, DELETE on
+    # SQLite (with the tables that point at these, so nothing is left dangling).
+    connection.ops.execute_sql_flush(
+        connection.ops.sql_flush(no_style(), tables, allow_cascade=True)
+    )
+    Team.objects.filter(name__in=TEAMS).delete()
+    User.objects.filter(username__in=[p.username for p in CAST]).delete()
+    InstanceSetting.objects.filter(key=DEMO_KEY).delete()
+
+
+def rows_insert(*, rows: DemoRows, progress: Progress | None = None) -> dict[str, float]:
+    """Insert every table with bulk_create; returns the seconds each table took."""
+    report = progress or (lambda phase, done, total: None)
+    seconds = {}
+    with bulk_loading(), _timestamps_as_given():
+        for label, table in rows.tables.items():
+            started = clock.perf_counter()
+            make = _maker(table)
+            manager = table.model._default_manager
+            phase, total = f"Writing {label.replace('_', ' ')}", len(table.rows)
+            for start in range(0, total, CHUNK):
+                report(phase, start, total)
+                chunk = table.rows[start : start + CHUNK]
+                manager.bulk_create([make(row) for row in chunk], batch_size=BATCH)
+            report(phase, total, total)
+            seconds[label] = clock.perf_counter() - started
+    _sequences_reset([table.model for table in rows.tables.values()])
+    return seconds
+
+
+def demo_build(
+    *,
+    size: str,
+    seed: int,
+    today: date,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> DemoSummary:
+    """Replace any earlier demo with a fresh one of `size`, the same for the same seed and today.
+
+    Raises DemoRefused if the database holds data no demo made (see demo_foreign_data),
+    unless `force` says to delete it.
+    """
+    started = clock.perf_counter()
+    report = progress or (lambda phase, done, total: None)
+    with transaction.atomic():
+        foreign = demo_foreign_data()
+        if foreign and not force:
+            raise DemoRefused(
+                "This database holds data that no demo made: "
+                f"{', '.join(foreign)}. Building the demo would delete it."
+            )
+        demo_wipe()
+        world = world_load()
+        with bulk_loading():
+            rows = demo_simulate(world=world, size=size, seed=seed, today=today, progress=report)
+            rows_insert(rows=rows, progress=report)
+        report("Funnel stages", 0, 1)
+        _statistics_refresh([table.model for table in rows.tables.values()])
+        funnel_recompute()
+        report("Committing", 0, 1)
+        InstanceSetting.objects.create(
+            key=DEMO_KEY,
+            value={
+                "size": size,
+                "seed": seed,
+                "today": today.isoformat(),
+                "built_at": timezone.now().isoformat(timespec="seconds"),
+            },
+        )
+    deals = rows.tables["deals"].rows
+    status_at = rows.tables["deals"].fields.index("status")
+    by_status = Counter(row[status_at] for row in deals)
+    return DemoSummary(
+        size=size,
+        seed=seed,
+        today=today,
+        counts={label: len(table.rows) for label, table in rows.tables.items()},
+        deals_by_status={status: by_status[status] for status in DealStatus.values},
+        seconds=clock.perf_counter() - started,
+        username=CAST[0].username,
+        password=PASSWORD,
+        logins=tuple(p.username for p in CAST[1:]),
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _maker(table: Table) -> Callable[[tuple[Any, ...]], models.Model]:
+    """How a row becomes an instance, cheaply.
+
+    `Model.__init__` costs a few microseconds a row (signals, descriptors, defaults); a
+    fresh instance with its attribute dict set from the row is what `bulk_create` needs,
+    at a quarter of the cost. Fields a model gained since the simulation was written get
+    their defaults.
+    """
+    model = table.model
+    concrete = model._meta.concrete_fields
+    attnames = tuple(f.attname for f in concrete)
+    unknown = set(table.fields) - set(attnames)
+    if unknown:
+        raise RuntimeError(f"{model.__name__} has no field(s) {', '.join(sorted(unknown))}")
+    missing = {f.attname: f.get_default() for f in concrete if f.attname not in table.fields}
+    fields = table.fields
+    new = object.__new__
+
+    def make(row: tuple[Any, ...]) -> models.Model:
+        instance: models.Model = new(model)
+        values = dict(zip(fields, row, strict=True))
+        if missing:
+            values.update(missing)
+        values["_state"] = ModelState()
+        instance.__dict__ = values
+        return instance
+
+    return make
+
+
+@contextmanager
+def _timestamps_as_given() -> Iterator[None]:
+    """Keep the simulated created_at/updated_at: auto_now(_add) would stamp them with now.
+
+    Changes the fields for this process while the demo is written; the demo is built
+    from the command line, never while the same process serves requests.
+    """
+    fields = [
+        f
+        for model, _ in TABLES.values()
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)
+    ]
+    saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
+    for f in fields:
+        f.auto_now = f.auto_now_add = False
+    try:
+        yield
+    finally:
+        for f, auto_now, auto_now_add in saved:
+            f.auto_now, f.auto_now_add = auto_now, auto_now_add
+
+
+@contextmanager
+def bulk_loading() -> Iterator[None]:
+    """The conditions a big insert runs best under; the benchmark's raw baseline uses them too."""
+    with _gc_paused(), _query_log_paused(), _sqlite_cache():
+        yield
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of rows are alive: each full collection
+    walks all of them (a third of the large build's time) and finds nothing to free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
+def _query_log_paused() -> Iterator[None]:
+    """With DEBUG on, Django logs every query with its parameters quoted (on SQLite by one
+    more query per INSERT of ~1,000 values): a quarter of the bulk load. Pause the log."""
+    debug = settings.DEBUG
+    settings.DEBUG = False
+    try:
+        yield
+    finally:
+        settings.DEBUG = debug
+
+
+@contextmanager
+def _sqlite_cache() -> Iterator[None]:
+    """A bigger page cache while SQLite writes a million index entries, then the old one."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute("PRAGMA cache_size = -1048576")  # KiB: up to 1 GiB, used as needed
+    try:
+        yield
+    finally:
+        if not connection.needs_rollback:  # else the error that broke it is what matters
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+def _statistics_refresh(model_list: list[type[models.Model]]) -> None:
+    """Let the query planner see the new rows: without statistics SQLite picks plans that
+    scan a whole table per row (the funnel's won-deal check took seconds instead of ms)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA analysis_limit = 1000")  # sampled: fast and good enough
+            cursor.execute("ANALYZE")
+        else:
+            for model in model_list:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def _sequences_reset(model_list: list[type[models.Model]]) -> None:
+    """Move PostgreSQL's id sequences past the ids the demo assigned (SQLite needs none)."""
+    statements = connection.ops.sequence_reset_sql(no_style(), model_list)
+    if statements:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)

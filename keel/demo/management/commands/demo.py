@@ -1,0 +1,127 @@
+"""`keel demo`: build a realistic demo business (two years of history) and print the login."""
+
+from datetime import date
+from typing import IO, Any, cast
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from keel.accounts.models import Role
+from keel.demo.generate import DemoRefused, DemoSummary, demo_build, demo_marker
+from keel.demo.simulate import CAST, PASSWORD, SIZES
+
+DEFAULT_SEED = 42
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--today {value!r} is not a date like 2026-03-31.") from None
+
+
+class Command(BaseCommand):
+    requires_migrations_checks = True
+    help = (
+        "Build a demo business: teams, accounts, two years of deals with their stage "
+        "history, activities and tasks. Replaces an earlier demo; refuses to touch a "
+        "database with other data unless --force."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--size", choices=list(SIZES), default="small")
+        parser.add_argument(
+            "--seed", type=int, default=DEFAULT_SEED, help="same seed, same business"
+        )
+        parser.add_argument(
+            "--today",
+            type=_date,
+            default=None,
+            help="the demo's present, YYYY-MM-DD (default: today); history ends the day before",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="delete the accounts, deals and activities of a database that is not a demo",
+        )
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="do nothing if a demo is already built (what `make demo` runs)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        console = Console(file=cast("IO[str]", self.stdout), highlight=False, soft_wrap=True)
+        marker = demo_marker()
+        if options["if_missing"] and marker is not None:
+            console.print(
+                f"A demo business is already built (size {marker.get('size')}, "
+                f"seed {marker.get('seed')}, built {marker.get('built_at')}); "
+                "run `keel demo` to rebuild it."
+            )
+            self._print_login(console)
+            return
+        today = options["today"] or date.today()
+        progress = Progress(
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            # Straight to stderr: Django's wrapper would colour and break rich's live lines.
+            console=Console(stderr=True),
+            transient=True,
+        )
+        tasks: dict[str, TaskID] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                for task in tasks.values():  # one phase at a time: the last one is done
+                    progress.update(task, completed=progress.tasks[task].total)
+                tasks[phase] = progress.add_task(phase, total=total)
+            progress.update(tasks[phase], completed=done, total=total)
+
+        try:
+            with progress:
+                summary = demo_build(
+                    size=options["size"],
+                    seed=options["seed"],
+                    today=today,
+                    force=options["force"],
+                    progress=report,
+                )
+        except DemoRefused as error:
+            raise CommandError(f"{error} Run `keel demo --force` to replace it.") from None
+        self._print_summary(console, summary)
+        self._print_login(console)
+
+    def _print_summary(self, console: Console, summary: DemoSummary) -> None:
+        table = Table(title=f"Demo business ({summary.size}, seed {summary.seed})")
+        table.add_column("records")
+        table.add_column("rows", justify="right")
+        for label, count in summary.counts.items():
+            detail = ""
+            if label == "deals":
+                detail = (
+                    " ("
+                    + ", ".join(f"{n:,} {status}" for status, n in summary.deals_by_status.items())
+                    + ")"
+                )
+            table.add_row(label.replace("_", " ") + detail, f"{count:,}")
+        table.add_row("total", f"{summary.rows:,}", style="bold")
+        console.print(table)
+        console.print(
+            f"Built in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s): "
+            f"two years of history up to {summary.today.isoformat()}."
+        )
+
+    def _print_login(self, console: Console) -> None:
+        console.print(
+            f"Log in as: username [bold]{CAST[0].username}[/] password [bold]{PASSWORD}[/] "
+            "(the owner: every page, and /admin)."
+        )
+        console.print(
+            "Everyone else logs in with the same password: "
+            + ", ".join(f"{p.username} ({Role(p.role).label.lower()})" for p in CAST[1:])
+            + "."
+        )
