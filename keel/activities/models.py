@@ -39,17 +39,36 @@ class Activity(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
     at = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # The foreign keys' own indexes are left out where a composite index starts with them.
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        db_index=False,
     )
     deal = models.ForeignKey(
-        "pipeline.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+        "pipeline.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
     )
     contact = models.ForeignKey(
-        "crm.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+        "crm.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
     )
     company = models.ForeignKey(
-        "crm.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+        "crm.Company",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
     )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -134,7 +153,7 @@ class TaskSource(models.TextChoices):
 class Task(models.Model):
     title = models.CharField(max_length=200)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tasks"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tasks", db_index=False
     )
     due_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -152,7 +171,12 @@ class Task(models.Model):
         related_name="tasks",
     )
     deal = models.ForeignKey(
-        "pipeline.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+        "pipeline.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        db_index=False,
     )
     company = models.ForeignKey(
         "crm.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"

@@ -238,8 +238,8 @@ class StageChange(models.Model):
     A database trigger (migration 0002) refuses UPDATE on this table.
     """
 
-    deal = models.ForeignKey(
-        "pipeline.Deal", on_delete=models.CASCADE, related_name="stage_changes"
+    deal = models.ForeignKey(  # indexed by (deal, at)
+        "pipeline.Deal", on_delete=models.CASCADE, related_name="stage_changes", db_index=False
     )
     process_version = models.ForeignKey(
         "pipeline.ProcessVersion", on_delete=models.PROTECT, related_name="+"
