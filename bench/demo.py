@@ -14,34 +14,15 @@ run under the same bulk-load conditions (no GC pauses, SQLite's larger page cach
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+from bench._setup import django_setup
+
 TODAY = date(2026, 3, 4)  # a fixed present, so every run inserts the same rows
-
-
-def _setup() -> str:
-    if not os.environ.get("KEEL_DATABASE_URL"):
-        scratch = Path(tempfile.mkdtemp(prefix="keel-bench-")) / "demo.sqlite3"
-        os.environ["KEEL_DATABASE_URL"] = f"sqlite:///{scratch}"
-    # DEBUG records every query (on SQLite with an extra query each): measure production.
-    os.environ["KEEL_DEBUG"] = "0"
-    os.environ.setdefault("KEEL_SECRET_KEY", "bench-only")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keel.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", "--no-input", verbosity=0)
-    return str(connection.vendor)
 
 
 # --- the baseline -----------------------------------------------------------------------
@@ -169,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size", choices=("small", "medium", "large"), default="medium")
     parser.add_argument("--seed", type=int, default=42)
     args, _ = parser.parse_known_args(argv)
-    vendor = _setup()
+    vendor = django_setup("demo.sqlite3")
 
     from django.db import transaction
 

@@ -10,37 +10,11 @@ stage-history rows with plain SQL, also one transaction per move.
 """
 
 import argparse
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 
-
-def _setup() -> str:
-    if not os.environ.get("KEEL_DATABASE_URL"):
-        scratch = Path(tempfile.mkdtemp(prefix="keel-bench-")) / "moves.sqlite3"
-        os.environ["KEEL_DATABASE_URL"] = f"sqlite:///{scratch}"
-    # DEBUG records every query (on SQLite with an extra query each): measure production.
-    os.environ["KEEL_DEBUG"] = "0"
-    os.environ.setdefault("KEEL_SECRET_KEY", "bench-only")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keel.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("flush", "--no-input", verbosity=0) if _has_tables() else None
-    call_command("migrate", "--no-input", verbosity=0)
-    return str(connection.vendor)
-
-
-def _has_tables() -> bool:
-    from django.db import connection
-
-    return "pipeline_deal" in connection.introspection.table_names()
+from bench._setup import django_setup
 
 
 def _deals(count: int) -> list[int]:
@@ -132,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.moves")
     parser.add_argument("--deals", type=int, default=2000)
     args, _ = parser.parse_known_args(argv)
-    vendor = _setup()
+    vendor = django_setup("moves.sqlite3")
     half = args.deals
     ids = _deals(2 * half)
     keel_seconds = _keel(ids[:half])
