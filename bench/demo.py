@@ -1,15 +1,16 @@
-"""Demo generation rows/s: Keel's bulk_create next to a raw insert of the very same rows.
+"""Demo generation rows/s: Keel's writer next to a raw insert of the very same rows.
 
     python -m bench.demo [--size small|medium|large] [--seed N]
                                             (KEEL_DATABASE_URL picks the database;
                                              default: a scratch SQLite file)
 
 The demo business is simulated once. Keel then writes the rows the way `keel demo` does
-(instances, then bulk_create in batches), table by table, in one transaction that is
+(`rows_insert`: each value converted by its model field, defaults filled in, progress
+reported, then the driver's bulk path), table by table, in one transaction that is
 rolled back; the baseline writes the same tuples into the same empty tables with the
-driver alone: sqlite3's executemany on SQLite, COPY on PostgreSQL. Both convert Python
-values the way their path needs (the baseline's conversions are part of its time) and
-run under the same bulk-load conditions (no GC pauses, SQLite's larger page cache).
+driver alone and conversions written for exactly these columns: sqlite3's executemany on
+SQLite, COPY on PostgreSQL. Both run under the same bulk-load conditions (no GC pauses,
+SQLite's larger page cache). The gap is the price of the model layer's conversions.
 """
 
 import argparse
@@ -168,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     raw = _raw(rows, vendor)
 
     baseline = "sqlite3 executemany" if vendor == "sqlite" else "COPY"
-    print(f"\ndemo generation on {vendor}, size {args.size}: keel bulk_create vs {baseline}")
+    print(f"\ndemo generation on {vendor}, size {args.size}: keel rows_insert vs {baseline}")
     header = f"  {'table':16}{'rows':>10}{'keel s':>9}{'rows/s':>10}{'raw s':>8}{'rows/s':>10}"
     print(header + f"{'keel/raw':>10}")
     for label, table in rows.tables.items():

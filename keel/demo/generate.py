@@ -1,7 +1,7 @@
 """Build the demo business into the database: wipe the old demo, simulate, bulk insert.
 
-The rows come from `keel.demo.simulate` as plain tuples; here they become model instances
-and go in with `bulk_create` in batches, in one transaction, with primary keys assigned by
+The rows come from `keel.demo.simulate` as plain tuples and go in through the driver's
+bulk path (`keel.core.bulk.rows_load`), in one transaction, with primary keys assigned by
 the simulation (counting on from the highest id in each table) so rows link to each other
 without reading anything back. Nothing goes through `full_clean` or the services: the
 simulation keeps the invariants itself, and the tests check them on the stored rows.
@@ -10,7 +10,7 @@ simulation keeps the invariants itself, and the tests check them on the stored r
 import gc
 import time as clock
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -21,11 +21,11 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.db.models import Max
-from django.db.models.base import ModelState
 from django.utils import timezone
 
 from keel.accounts.models import Team, User
 from keel.activities.models import Activity, CompletionPlanStep, Task
+from keel.core.bulk import rows_load
 from keel.core.exceptions import KeelError
 from keel.core.models import AuditEntry, InstanceSetting
 from keel.crm.models import Company, Contact
@@ -40,7 +40,6 @@ from keel.demo.simulate import (
     ProcessInfo,
     Progress,
     StageInfo,
-    Table,
     World,
     demo_simulate,
 )
@@ -58,9 +57,7 @@ from keel.pipeline.rules import criteria_from_stored
 from keel.pipeline.selectors import process_current_version
 
 DEMO_KEY = "demo"  # the InstanceSetting that marks a database as a generated demo
-CHUNK = 20_000  # rows turned into instances at a time (memory, and progress steps)
-# Per INSERT on PostgreSQL; SQLite's own limit on bound parameters caps it lower there.
-BATCH = 2_000
+CHUNK = 20_000  # rows written between progress reports
 # Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name.
 DOMAIN_MODELS: Sequence[type[models.Model]] = (
     Task,
@@ -196,19 +193,17 @@ def demo_wipe() -> None:
 
 
 def rows_insert(*, rows: DemoRows, progress: Progress | None = None) -> dict[str, float]:
-    """Insert every table with bulk_create; returns the seconds each table took."""
+    """Insert every table through the driver's bulk path; returns the seconds each took."""
     report = progress or (lambda phase, done, total: None)
     seconds = {}
-    with bulk_loading(), _timestamps_as_given():
+    with bulk_loading():
         for label, table in rows.tables.items():
             started = clock.perf_counter()
-            make = _maker(table)
-            manager = table.model._default_manager
             phase, total = f"Writing {label.replace('_', ' ')}", len(table.rows)
             for start in range(0, total, CHUNK):
                 report(phase, start, total)
                 chunk = table.rows[start : start + CHUNK]
-                manager.bulk_create([make(row) for row in chunk], batch_size=BATCH)
+                rows_load(model=table.model, fields=table.fields, rows=chunk)
             report(phase, total, total)
             seconds[label] = clock.perf_counter() - started
     _sequences_reset([table.model for table in rows.tables.values()])
@@ -272,59 +267,6 @@ def demo_build(
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _maker(table: Table) -> Callable[[tuple[Any, ...]], models.Model]:
-    """How a row becomes an instance, cheaply.
-
-    `Model.__init__` costs a few microseconds a row (signals, descriptors, defaults); a
-    fresh instance with its attribute dict set from the row is what `bulk_create` needs,
-    at a quarter of the cost. Fields a model gained since the simulation was written get
-    their defaults.
-    """
-    model = table.model
-    concrete = model._meta.concrete_fields
-    attnames = tuple(f.attname for f in concrete)
-    unknown = set(table.fields) - set(attnames)
-    if unknown:
-        raise RuntimeError(f"{model.__name__} has no field(s) {', '.join(sorted(unknown))}")
-    missing = {f.attname: f.get_default() for f in concrete if f.attname not in table.fields}
-    fields = table.fields
-    new = object.__new__
-
-    def make(row: tuple[Any, ...]) -> models.Model:
-        instance: models.Model = new(model)
-        values = dict(zip(fields, row, strict=True))
-        if missing:
-            values.update(missing)
-        values["_state"] = ModelState()
-        instance.__dict__ = values
-        return instance
-
-    return make
-
-
-@contextmanager
-def _timestamps_as_given() -> Iterator[None]:
-    """Keep the simulated created_at/updated_at: auto_now(_add) would stamp them with now.
-
-    Changes the fields for this process while the demo is written; the demo is built
-    from the command line, never while the same process serves requests.
-    """
-    fields = [
-        f
-        for model, _ in TABLES.values()
-        for f in model._meta.concrete_fields
-        if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)
-    ]
-    saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
-    for f in fields:
-        f.auto_now = f.auto_now_add = False
-    try:
-        yield
-    finally:
-        for f, auto_now, auto_now_add in saved:
-            f.auto_now, f.auto_now_add = auto_now, auto_now_add
 
 
 @contextmanager
