@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "template_partials",
     "axes",
     "keel.core",
     "keel.accounts",
@@ -178,8 +179,15 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "web:pipeline"
+LOGIN_REDIRECT_URL = "web:today"
 LOGOUT_REDIRECT_URL = "login"
+
+# Whose deals a salesperson sees: their whole team's (the default) or only their own.
+KEEL_PIPELINE_VISIBILITY = os.environ.get("KEEL_PIPELINE_VISIBILITY", "team")
+if KEEL_PIPELINE_VISIBILITY not in {"team", "own"}:
+    raise ImproperlyConfigured(
+        f"KEEL_PIPELINE_VISIBILITY={KEEL_PIPELINE_VISIBILITY!r} is neither 'team' nor 'own'."
+    )
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

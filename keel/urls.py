@@ -4,5 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("keel.web.urls")),
+    path("deals/", include("keel.pipeline.urls")),
+    path("tasks/", include("keel.activities.urls")),
+    path("", include("keel.crm.urls")),  # companies/ and contacts/
+    path("", include("keel.web.urls")),  # my day at /, the pipeline board
 ]

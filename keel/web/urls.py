@@ -4,5 +4,6 @@ from keel.web import views
 
 app_name = "web"
 urlpatterns = [
-    path("", views.pipeline, name="pipeline"),
+    path("", views.today, name="today"),
+    path("pipeline/", views.pipeline, name="pipeline"),
 ]

@@ -26,3 +26,8 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     return render(
         request, "web/pipeline.html", {"board": board, "processes": processes, "process": process}
     )
+
+
+@login_required
+def today(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/base.html")

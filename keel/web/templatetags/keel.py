@@ -3,8 +3,10 @@ from decimal import Decimal
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.html import format_html
 
 from keel.pipeline.models import Deal
+from keel.web.lists import Listing
 
 register = template.Library()
 
@@ -20,3 +22,17 @@ def money(amount: Decimal | None, currency: str = "") -> str:
 @register.filter
 def days_in_stage(deal: Deal) -> int:
     return (timezone.now() - deal.stage_entered_at).days
+
+
+@register.filter
+def page_url(listing: Listing, number: int) -> str:
+    return listing.url(page=str(number))
+
+
+@register.simple_tag
+def sort_header(listing: Listing, key: str, label: str) -> str:
+    """A column header that sorts the list by `key`, marked for screen readers when in force."""
+    state = listing.sorted_by(key)
+    arrow = {"ascending": " ▲", "descending": " ▼"}.get(state, "")
+    aria = format_html(' aria-sort="{}"', state) if state else ""
+    return format_html('<a href="{}"{}>{}{}</a>', listing.sort_url(key), aria, label, arrow)

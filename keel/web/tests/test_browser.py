@@ -32,7 +32,7 @@ def page(monkeypatch: pytest.MonkeyPatch):
 
 def test_sign_in_and_see_the_demo_pipeline(page, live_server, tmp_path: Path):
     call_command("demo", "--size", "small", "--seed", "7")
-    page.goto(live_server.url + "/")
+    page.goto(live_server.url + "/pipeline/")
     page.fill("#id_username", "owner")
     page.fill("#id_password", "keel-demo")
     page.click("button[type=submit]")

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_pipeline_needs_a_sign_in(client: Client):
-    response = client.get("/")
+    response = client.get("/pipeline/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
 
@@ -32,7 +32,7 @@ def test_the_board_shows_open_deals_by_stage_with_totals(
     deal_move(deal=lost, to_stage="Lost", by=alice, expected_version=1, lost_reason="price")
 
     client.force_login(vera)  # a viewer reads the pipeline
-    response = client.get("/")
+    response = client.get("/pipeline/")
     page = response.content.decode()
     assert response.status_code == 200
     assert page.count('class="column"') == 6  # the open stages of New business
@@ -48,12 +48,12 @@ def test_the_board_runs_a_bounded_number_of_queries(
         deal_create(by=alice, name=f"D{n}", company=CompanyFactory(), process=new_business)
     client.force_login(alice)
     with django_assert_max_num_queries(15):
-        assert client.get("/").status_code == 200
+        assert client.get("/pipeline/").status_code == 200
 
 
 def test_another_process_is_chosen_by_the_url(client: Client, alice: User):
     renewal = SalesProcess.objects.get(name="Renewal")
     client.force_login(alice)
-    page = client.get(f"/?process={renewal.pk}").content.decode()
+    page = client.get(f"/pipeline/?process={renewal.pk}").content.decode()
     assert "Review" in page and "Negotiate" in page and "Qualify" not in page
-    assert client.get("/?process=99999").status_code == 404
+    assert client.get("/pipeline/?process=99999").status_code == 404

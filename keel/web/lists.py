@@ -1,0 +1,66 @@
+"""One way every list page pages and sorts: bounded pages, whitelisted sort keys, stable URLs."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, QueryDict
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Listing:
+    page: Page[Any]
+    sort: str  # the sort key in force, "-" first when descending
+    params: QueryDict  # the request's filters, without page and sort
+
+    def url(self, **changes: str) -> str:
+        """This list's query string with `changes` applied (an empty value drops a key)."""
+        params = self.params.copy()
+        params["sort"] = changes.pop("sort", self.sort)
+        for key, value in changes.items():
+            if value:
+                params[key] = value
+            else:
+                params.pop(key, None)
+        return "?" + params.urlencode()
+
+    def sort_url(self, key: str) -> str:
+        """Sort by `key`; asking again for the key in force turns the order round."""
+        return self.url(sort=f"-{key}" if self.sort == key else key)
+
+    def sorted_by(self, key: str) -> str:
+        """'ascending', 'descending' or '' for `key`: the aria-sort of its column header."""
+        if self.sort == key:
+            return "ascending"
+        return "descending" if self.sort == f"-{key}" else ""
+
+
+def listing(
+    *,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    sorts: Mapping[str, Sequence[str]],
+    default: str,
+    per_page: int = PER_PAGE,
+) -> Listing:
+    """Page `queryset` by the request's `page`, ordered by its `sort` if that is one of `sorts`.
+
+    `sorts` maps a public key to the order_by fields it means (ascending); an unknown key
+    falls back to `default`, an out-of-range page to the last one.
+    """
+    sort = request.GET.get("sort", default)
+    if sort.removeprefix("-") not in sorts:
+        sort = default
+    fields = list(sorts[sort.removeprefix("-")])
+    if sort.startswith("-"):
+        fields = [f[1:] if f.startswith("-") else f"-{f}" for f in fields]
+    ordered = queryset.order_by(*fields, "-pk" if sort.startswith("-") else "pk")  # stable pages
+    page = Paginator(ordered, per_page).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    for key in ("page", "sort"):
+        params.pop(key, None)
+    return Listing(page=page, sort=sort, params=params)
