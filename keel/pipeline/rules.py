@@ -75,6 +75,9 @@ class FieldsCriterion:
         empty = [REQUIRABLE_FIELDS[f] for f in self.fields if deal.fields.get(f) in (None, "")]
         return f"Fill in: {', '.join(empty)}." if empty else None
 
+    def label(self) -> str:
+        return f"Filled in: {', '.join(REQUIRABLE_FIELDS[f] for f in self.fields)}"
+
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "fields": list(self.fields)}
 
@@ -105,6 +108,13 @@ class ActivityCriterion:
         where = self.since_stage or stage
         return f"Log a {what}{times} since the deal entered {where}."
 
+    def label(self) -> str:
+        what = ActivityType(self.type).label
+        if self.outcome:
+            what += f" ({Outcome(self.outcome).label.lower()})"
+        times = f" ×{self.count}" if self.count != 1 else ""
+        return f"{what}{times} logged" + (f" since {self.since_stage}" if self.since_stage else "")
+
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "type": self.type}
         if self.outcome:
@@ -124,6 +134,9 @@ class ChecklistCriterion:
     def missing(self, deal: DealSnapshot, stage: str) -> str | None:
         return None if self.item in deal.ticked else f"Tick the checklist item “{self.item}”."
 
+    def label(self) -> str:
+        return self.item
+
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "item": self.item}
 
@@ -137,6 +150,9 @@ class ContactRoleCriterion:
         if self.role in deal.contact_roles:
             return None
         return f"Attach a contact with the buying role {BuyingRole(self.role).label.lower()}."
+
+    def label(self) -> str:
+        return f"{BuyingRole(self.role).label} attached"
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "role": self.role}
@@ -156,6 +172,9 @@ class CollateralCriterion:
         ):
             return None
         return f"Send collateral of the kind “{self.collateral}” to the buyer."
+
+    def label(self) -> str:
+        return f"Collateral “{self.collateral}” sent"
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "collateral": self.collateral}

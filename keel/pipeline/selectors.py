@@ -1,13 +1,17 @@
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import yaml
 from django.db import connection
 from django.db.models import Max
+from django.utils import timezone
 
-from keel.activities.models import Activity
+from keel.activities.models import Activity, Task
 from keel.core.exceptions import InvalidInput
+from keel.crm.models import Contact
 from keel.pipeline.models import (
     ChecklistTick,
     Deal,
@@ -15,6 +19,8 @@ from keel.pipeline.models import (
     ProcessVersion,
     SalesProcess,
     Stage,
+    StageChange,
+    StageKind,
 )
 from keel.pipeline.rules import (
     REQUIRABLE_FIELDS,
@@ -165,3 +171,109 @@ def process_export(*, name: str, number: int | None = None) -> str:
         raise InvalidInput(f"There is no {which}process {name!r}. Processes: {known}.")
     document = process_document(process_spec(version=version))
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=88)
+
+
+# --- the deal workspace -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CriterionState:
+    """One exit criterion of the current stage as it stands: met, or what is missing."""
+
+    stage: str
+    label: str
+    missing: str | None  # None: met
+    criterion: dict[str, Any]
+
+    @property
+    def met(self) -> bool:
+        return self.missing is None
+
+
+@dataclass(frozen=True)
+class Stint:
+    """One stay in a stage, from the stage history: when it began, how long it lasted."""
+
+    change: StageChange
+    days: float
+    current: bool
+
+
+@dataclass(frozen=True)
+class Workspace:
+    deal: Deal
+    stages: tuple[Stage, ...]
+    checklist: list[CriterionState]
+    activities: list[Activity]
+    tasks: list[Task]
+    contacts: list[DealContact]
+    company_contacts: list[Contact]
+    history: list[Stint]
+
+    @property
+    def open_stages(self) -> list[Stage]:
+        return [s for s in self.stages if s.kind == StageKind.OPEN]
+
+    @property
+    def outcomes(self) -> list[Stage]:
+        return [s for s in self.stages if s.kind != StageKind.OPEN]
+
+    @property
+    def next_stage(self) -> Stage | None:
+        """The stage a forward move from here goes to: the next open one, or the won one."""
+        current = self.deal.stage
+        later = [s for s in self.stages if s.position > current.position]
+        if current.kind != StageKind.OPEN:
+            return None
+        return next((s for s in later if s.kind != StageKind.LOST), None)
+
+    @property
+    def unmet(self) -> list[CriterionState]:
+        return [c for c in self.checklist if not c.met]
+
+
+TIMELINE_LENGTH = 30
+
+
+def deal_checklist(*, deal: Deal, stage: Stage) -> list[CriterionState]:
+    """The exit criteria of `stage` for `deal`, each met or with what is missing."""
+    criteria = criteria_from_stored(stage.exit_criteria)
+    if not criteria:
+        return []
+    snapshot = deal_snapshot(deal=deal, criteria=criteria)
+    return [
+        CriterionState(stage.name, c.label(), c.missing(snapshot, stage.name), c.as_dict())
+        for c in criteria
+    ]
+
+
+def deal_workspace(*, deal: Deal) -> Workspace:
+    """Everything the deal page shows, in a bounded number of queries."""
+    stages = version_stages(deal.process_version_id)
+    stage = next(s for s in stages if s.pk == deal.stage_id)
+    changes = list(deal.stage_changes.select_related("to_stage", "by").order_by("at", "id"))
+    now = timezone.now()
+    history = [
+        Stint(
+            change=change,
+            days=((later.at if later else now) - change.at).total_seconds() / 86_400,
+            current=later is None,
+        )
+        for change, later in zip(changes, [*changes[1:], None], strict=True)
+    ]
+    return Workspace(
+        deal=deal,
+        stages=stages,
+        checklist=deal_checklist(deal=deal, stage=stage) if stage.kind == StageKind.OPEN else [],
+        activities=list(
+            deal.activities.select_related("by", "contact").order_by("-at", "-id")[:TIMELINE_LENGTH]
+        ),
+        tasks=list(deal.tasks.select_related("owner", "plan_step").order_by("done_at", "due_at")),
+        contacts=list(deal.deal_contacts.select_related("contact").order_by("contact__last_name")),
+        company_contacts=list(
+            Contact.objects.filter(company_id=deal.company_id).order_by("last_name", "first_name")[
+                :200
+            ]
+        ),
+        history=list(reversed(history)),
+    )

@@ -3,10 +3,17 @@ from decimal import Decimal
 
 from django.db.models import Count, QuerySet, Sum
 
+from keel.activities.models import Task
 from keel.pipeline.models import Deal, DealStatus, SalesProcess, Stage, StageKind
-from keel.pipeline.selectors import process_current_version
+from keel.pipeline.selectors import process_current_version, version_stages
 
 CARDS_PER_COLUMN = 20
+
+
+@dataclass
+class Card:
+    deal: Deal
+    next_task: Task | None = None
 
 
 @dataclass
@@ -14,7 +21,7 @@ class Column:
     stage: Stage
     count: int = 0
     total: Decimal = Decimal(0)
-    cards: list[Deal] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
 
     @property
     def weighted(self) -> Decimal:
@@ -29,6 +36,7 @@ class Column:
 class Board:
     process: SalesProcess
     columns: list[Column]
+    outcomes: list[Stage]  # the won and lost stages a card can also be moved to
 
     @property
     def count(self) -> int:
@@ -48,7 +56,8 @@ def pipeline_board(*, process: SalesProcess, deals: QuerySet[Deal]) -> Board | N
     version = process_current_version(process=process)
     if version is None:
         return None
-    columns = [Column(stage=s) for s in version.stages.filter(kind=StageKind.OPEN)]
+    stages = version_stages(version.pk)
+    columns = [Column(stage=s) for s in stages if s.kind == StageKind.OPEN]
     open_deals = deals.filter(process=process, status=DealStatus.OPEN)
     totals = open_deals.values("stage_id").annotate(n=Count("id"), total=Sum("amount")).order_by()
     by_stage = {row["stage_id"]: row for row in totals}
@@ -57,9 +66,12 @@ def pipeline_board(*, process: SalesProcess, deals: QuerySet[Deal]) -> Board | N
         if row is None:
             continue
         column.count, column.total = row["n"], row["total"] or Decimal(0)
-        column.cards = list(
-            open_deals.filter(stage=column.stage)
-            .select_related("company", "owner")
-            .order_by("-amount", "id")[:CARDS_PER_COLUMN]
-        )
-    return Board(process=process, columns=columns)
+        top = open_deals.filter(stage=column.stage).select_related("company", "owner")
+        column.cards = [Card(deal) for deal in top.order_by("-amount", "id")[:CARDS_PER_COLUMN]]
+    cards = {card.deal.pk: card for column in columns for card in column.cards}
+    tasks = Task.objects.filter(deal_id__in=cards, done_at__isnull=True).order_by("due_at", "id")
+    for task in tasks:  # a handful per deal: the plan steps of its current stage
+        card = cards[task.deal_id]  # type: ignore[index]
+        card.next_task = card.next_task or task
+    outcomes = [s for s in stages if s.kind != StageKind.OPEN]
+    return Board(process=process, columns=columns, outcomes=outcomes)

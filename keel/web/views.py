@@ -1,31 +1,21 @@
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from keel.accounts.models import User
-from keel.pipeline.access import deals_visible_to
 from keel.pipeline.models import SalesProcess
-from keel.web.selectors import pipeline_board
+from keel.web.board import board_response
 
 
 @login_required
 def pipeline(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)  # noqa: S101 - login_required guarantees it
-    processes = list(SalesProcess.objects.filter(is_active=True).order_by("id"))
-    chosen = request.GET.get("process")
-    process = (
-        get_object_or_404(SalesProcess, pk=chosen, is_active=True)
-        if chosen and chosen.isdigit()
-        else processes[0]
-        if processes
-        else None
-    )
-    board = (
-        pipeline_board(process=process, deals=deals_visible_to(request.user)) if process else None
-    )
-    return render(
-        request, "web/pipeline.html", {"board": board, "processes": processes, "process": process}
-    )
+    process = request.GET.get("process")
+    if process and not (
+        process.isdigit() and SalesProcess.objects.filter(pk=process, is_active=True).exists()
+    ):
+        raise Http404("No such sales process.")
+    return board_response(request, user=request.user, query=request.GET)
 
 
 @login_required

@@ -1,0 +1,45 @@
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from keel.accounts.models import Team, User
+from keel.accounts.permissions import SELLING_ROLES
+from keel.crm.models import Channel
+from keel.pipeline.models import Deal, SalesProcess
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class BoardFilterForm(forms.Form):
+    """The board's filters, read from the URL so a filtered board can be shared."""
+
+    process = forms.ModelChoiceField(
+        queryset=SalesProcess.objects.filter(is_active=True).order_by("id"), required=False
+    )
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label="Owner")
+    team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), required=False)
+    channel = forms.ChoiceField(choices=[("", "Any channel"), *Channel.choices], required=False)
+    close_from = forms.DateField(required=False, widget=DATE, label="Closing from")
+    close_to = forms.DateField(required=False, widget=DATE, label="to")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        sellers = User.objects.filter(is_active=True, role__in=SELLING_ROLES)
+        self.fields["owner"].queryset = sellers.order_by("first_name")  # type: ignore[attr-defined]
+        self.fields["owner"].empty_label = "Anyone"  # type: ignore[attr-defined]
+        self.fields["team"].empty_label = "Any team"  # type: ignore[attr-defined]
+
+    def filter(self, deals: QuerySet[Deal]) -> QuerySet[Deal]:
+        data = self.cleaned_data if self.is_valid() else {}
+        if data.get("owner"):
+            deals = deals.filter(owner=data["owner"])
+        if data.get("team"):
+            deals = deals.filter(owner__team=data["team"])
+        if data.get("channel"):
+            deals = deals.filter(channel=data["channel"])
+        if data.get("close_from"):
+            deals = deals.filter(expected_close__gte=data["close_from"])
+        if data.get("close_to"):
+            deals = deals.filter(expected_close__lte=data["close_to"])
+        return deals
