@@ -84,7 +84,9 @@ class QuickLogForm(forms.Form):
     notes = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What happened?"})
     )
-    contact = forms.ModelChoiceField(queryset=Contact.objects.none(), required=False)
+    contact = forms.ModelChoiceField(
+        queryset=Contact.objects.none(), required=False, empty_label="—"
+    )
 
     def __init__(self, *args: Any, deal: Deal, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 
 from keel.accounts.models import Team, User
 from keel.accounts.permissions import SELLING_ROLES
+from keel.activities.models import ActivityType, Outcome
 from keel.crm.models import Channel
 from keel.pipeline.models import Deal, SalesProcess
 
@@ -43,3 +44,25 @@ class BoardFilterForm(forms.Form):
         if data.get("close_to"):
             deals = deals.filter(expected_close__lte=data["close_to"])
         return deals
+
+
+class DayLogForm(forms.Form):
+    """My day's quick log: which of my deals, what kind of touch, how it went."""
+
+    deal = forms.ModelChoiceField(queryset=Deal.objects.none(), empty_label="Which deal?")
+    type = forms.ChoiceField(choices=ActivityType.choices, initial=ActivityType.CALL)
+    outcome = forms.ChoiceField(choices=[("", "—"), *Outcome.choices], required=False)
+    notes = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What happened?"})
+    )
+
+    OFFERED = 100  # deals listed; any of the user's open deals is accepted
+
+    def __init__(self, *args: Any, deals: QuerySet[Deal], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["deal"]
+        field.queryset = deals  # type: ignore[attr-defined]
+        field.widget.choices = [  # type: ignore[attr-defined]
+            ("", "Which deal?"),
+            *((d.pk, f"{d.company.name}: {d.name}") for d in deals[: self.OFFERED]),
+        ]

@@ -1,9 +1,12 @@
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
+from django.utils import timezone
 
-from keel.activities.models import Task
+from keel.accounts.models import User
+from keel.activities.models import Activity, Task
 from keel.pipeline.models import Deal, DealStatus, SalesProcess, Stage, StageKind
 from keel.pipeline.selectors import process_current_version, version_stages
 
@@ -75,3 +78,37 @@ def pipeline_board(*, process: SalesProcess, deals: QuerySet[Deal]) -> Board | N
         card.next_task = card.next_task or task
     outcomes = [s for s in stages if s.kind != StageKind.OPEN]
     return Board(process=process, columns=columns, outcomes=outcomes)
+
+
+@dataclass
+class Day:
+    """A person's day: what is due, which deals to close, what they did lately."""
+
+    tasks: list[Task]  # overdue and due today, oldest first
+    later: int  # open tasks due after today
+    deals: list[Deal]  # their open deals, by expected close
+    activities: list[Activity]
+
+
+def my_day(*, user: User, now: datetime, limit: int = 25) -> Day:
+    end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=59)
+    open_tasks = Task.objects.filter(owner=user, done_at__isnull=True)
+    tasks = (
+        open_tasks.filter(due_at__lte=end_of_day)
+        .select_related("deal", "company", "owner")
+        .order_by("due_at", "id")[:limit]
+    )
+    deals = (
+        Deal.objects.filter(owner=user, status=DealStatus.OPEN)
+        .select_related("company", "stage")
+        .order_by(F("expected_close").asc(nulls_last=True), "id")[:limit]
+    )
+    activities = (
+        Activity.objects.filter(by=user).select_related("deal", "contact", "company")
+    ).order_by("-at", "-id")[:15]
+    return Day(
+        tasks=list(tasks),
+        later=open_tasks.filter(due_at__gt=end_of_day).count(),
+        deals=list(deals),
+        activities=list(activities),
+    )

@@ -1,10 +1,18 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from keel.accounts.models import User
-from keel.pipeline.models import SalesProcess
+from keel.activities.services import activity_log
+from keel.core.exceptions import KeelError
+from keel.pipeline.access import deals_editable_by
+from keel.pipeline.models import Deal, DealStatus, SalesProcess
 from keel.web.board import board_response
+from keel.web.forms import DayLogForm
+from keel.web.selectors import my_day
 
 
 @login_required
@@ -18,6 +26,33 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     return board_response(request, user=request.user, query=request.GET)
 
 
+def _loggable(user: User) -> QuerySet[Deal]:
+    """The deals my day's quick log offers: my open ones, soonest to close first."""
+    deals = deals_editable_by(user).filter(owner=user, status=DealStatus.OPEN)
+    return deals.select_related("company").order_by("expected_close", "id")
+
+
 @login_required
 def today(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/base.html")
+    assert isinstance(request.user, User)  # noqa: S101 - login_required guarantees it
+    user = request.user
+    form = DayLogForm(request.POST or None, deals=_loggable(user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        deal = data["deal"]
+        try:
+            activity_log(
+                by=user,
+                type=data["type"],
+                outcome=data["outcome"],
+                deal=deal,
+                notes=data["notes"],
+            )
+        except KeelError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Logged on {deal.name}.")
+            return redirect("web:today")
+    now = timezone.now()
+    context = {"day": my_day(user=user, now=now), "form": form, "now": now}
+    return render(request, "web/today.html", context, status=400 if form.errors else 200)
