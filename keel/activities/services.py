@@ -5,7 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from keel.accounts.models import Role, User
-from keel.accounts.permissions import SELLING_ROLES
+from keel.accounts.permissions import SELLING_ROLES, manages
+from keel.activities.access import can_add_tasks, ensure_can_edit_task
 from keel.activities.models import (
     Activity,
     ActivityType,
@@ -14,9 +15,10 @@ from keel.activities.models import (
     TaskSource,
 )
 from keel.core.exceptions import InvalidInput, NotAllowed
-from keel.core.services import audit_record
+from keel.core.services import audit_record, model_update, validate
 from keel.crm.models import Channel, Company, Contact
 from keel.crm.services import funnel_recompute
+from keel.pipeline.access import deals_visible_to
 
 if TYPE_CHECKING:
     from keel.pipeline.models import Deal, Stage
@@ -112,14 +114,98 @@ def activity_log(
     return activity
 
 
+def _lock_state(task: Task) -> None:
+    """Lock the task's row and refresh the fields a change depends on, keeping the
+    instance (and the relations already loaded on it) for the caller."""
+    task.done_at, task.due_at = (
+        Task.objects.select_for_update().filter(pk=task.pk).values_list("done_at", "due_at").get()
+    )
+
+
+@transaction.atomic
+def task_create(
+    *,
+    by: User,
+    title: str,
+    due_at: datetime | None,
+    owner: User | None = None,
+    deal: "Deal | None" = None,
+    company: Company | None = None,
+) -> Task:
+    """An ad-hoc task for `by`, or, from someone who manages them, for `owner`."""
+    owner = owner or by
+    if not can_add_tasks(by):
+        raise NotAllowed(f"{by} may not add tasks.")
+    if owner.pk != by.pk and not manages(by, owner):
+        raise NotAllowed(f"{by} may not give {owner} a task.")
+    if not owner.is_active:
+        raise InvalidInput(f"{owner} no longer works here; give the task to someone who does.")
+    if deal is not None and not deals_visible_to(by).filter(pk=deal.pk).exists():
+        raise NotAllowed(f"{by} may not add a task to deal #{deal.pk}.")
+    title = title.strip()
+    if not title:
+        raise InvalidInput("Give the task a title.")
+    task = Task(
+        title=title,
+        owner=owner,
+        due_at=due_at,
+        source=TaskSource.AD_HOC,
+        deal=deal,
+        company=company,
+    )
+    if company is None and deal is not None:
+        task.company_id = deal.company_id
+    validate(task)
+    task.save()
+    audit_record(actor=by, action="task.create", obj=task, summary=task.title)
+    return task
+
+
 @transaction.atomic
 def task_complete(*, task: Task, by: User) -> Task:
-    if task.owner_id != by.pk and not (
-        by.is_active and by.role in {Role.OWNER, Role.SALES_MANAGER}
-    ):
-        raise NotAllowed(f"{by} may not complete a task of {task.owner}.")
+    """Mark the task done; completing a done task again changes nothing."""
+    ensure_can_edit_task(by, task)
+    _lock_state(task)
     if task.done_at is None:
         task.done_at = timezone.now()
         task.save(update_fields=["done_at"])
         audit_record(actor=by, action="task.complete", obj=task, summary=task.title)
+    return task
+
+
+@transaction.atomic
+def task_reopen(*, task: Task, by: User) -> Task:
+    """Undo a completion; reopening an open task changes nothing."""
+    ensure_can_edit_task(by, task)
+    _lock_state(task)
+    if task.done_at is None:
+        return task
+    if (
+        task.source_key
+        and task.deal_id is not None
+        and Task.objects.filter(deal_id=task.deal_id, source_key=task.source_key, done_at=None)
+        .exclude(pk=task.pk)
+        .exists()
+    ):
+        raise InvalidInput(f"“{task.title}” is open again already, as a newer task of this deal.")
+    task.done_at = None
+    task.save(update_fields=["done_at"])
+    audit_record(actor=by, action="task.reopen", obj=task, summary=task.title)
+    return task
+
+
+@transaction.atomic
+def task_reschedule(*, task: Task, by: User, due_at: datetime) -> Task:
+    """Move an open task's due date, to today at the earliest."""
+    ensure_can_edit_task(by, task)
+    _lock_state(task)
+    if task.done_at is not None:
+        raise InvalidInput(f"“{task.title}” is done; reopen it to reschedule it.")
+    if timezone.localdate(due_at) < timezone.localdate():
+        raise InvalidInput("Pick today or a later day: a task cannot be due in the past.")
+    changes = model_update(instance=task, data={"due_at": due_at}, fields=["due_at"])
+    if changes:
+        audit_record(
+            actor=by, action="task.reschedule", obj=task, summary=task.title, changes=changes
+        )
     return task

@@ -1,11 +1,21 @@
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
+from keel.accounts.models import User
 from keel.activities.models import Activity
-from keel.crm.models import Company, Contact
+from keel.core.models import AuditEntry
+from keel.crm.access import companies_visible_to, contacts_visible_to
+from keel.crm.models import Company, Contact, FunnelStage
 from keel.crm.rules import FunnelEvidence
+from keel.pipeline.access import deals_visible_to
 from keel.pipeline.models import Deal, DealContact, DealStatus, ProcessKind
+
+T = TypeVar("T")
 
 REPEAT_KINDS = (ProcessKind.RENEWAL, ProcessKind.UPSELL)
 
@@ -86,3 +96,135 @@ def company_funnel_evidence(
     )
     for pk, stage, *flags in rows.iterator(chunk_size=5000):
         yield pk, stage, FunnelEvidence(*flags)
+
+
+# --- pages ------------------------------------------------------------------------------
+
+# The funnel's order, for sorting by stage (its stored values sort alphabetically).
+FUNNEL_RANK = Case(
+    *(When(funnel_stage=stage, then=Value(rank)) for rank, stage in enumerate(FunnelStage)),
+    output_field=IntegerField(),
+)
+
+
+@dataclass(frozen=True)
+class Latest(Generic[T]):
+    """The first rows of a bounded list, and whether more were left out."""
+
+    rows: list[T]
+    more: bool
+
+
+def _latest(queryset: QuerySet[Any], limit: int) -> Latest[Any]:
+    rows = list(queryset[: limit + 1])
+    return Latest(rows=rows[:limit], more=len(rows) > limit)
+
+
+def _words(q: str) -> list[str]:
+    return q.split()[:5]  # a handful of words is a search; more is a paste
+
+
+def company_list(
+    *,
+    user: User,
+    q: str = "",
+    tier: str = "",
+    industry: str = "",
+    funnel_stage: str = "",
+    owner: User | None = None,
+) -> QuerySet[Company]:
+    """The companies `user` reads that match every filter given; each word of `q` must
+    appear in the name or the domain."""
+    companies = companies_visible_to(user).select_related("owner")
+    for word in _words(q):
+        companies = companies.filter(Q(name__icontains=word) | Q(domain__icontains=word))
+    if tier:
+        companies = companies.filter(tier=tier)
+    if industry:
+        companies = companies.filter(industry=industry)
+    if funnel_stage:
+        companies = companies.filter(funnel_stage=funnel_stage)
+    if owner is not None:
+        companies = companies.filter(owner=owner)
+    return companies.annotate(funnel_rank=FUNNEL_RANK)
+
+
+def company_industries() -> list[str]:
+    industries = Company.objects.exclude(industry="").values_list("industry", flat=True)
+    return list(industries.distinct().order_by("industry"))
+
+
+def company_contacts(*, company: Company, limit: int = 100) -> Latest[Contact]:
+    contacts = company.contacts.select_related("owner").order_by("last_name", "first_name", "pk")
+    return _latest(contacts, limit)
+
+
+def company_deals(*, user: User, company: Company, limit: int = 50) -> Latest[Deal]:
+    """The company's latest deals that `user` may read."""
+    deals = deals_visible_to(user).filter(company=company).select_related("stage", "owner")
+    return _latest(deals.order_by("-created_at", "-id"), limit)
+
+
+def _activities_visible_to(user: User) -> QuerySet[Activity]:
+    """Activities, less those on deals `user` may not read (their notes are the deal's)."""
+    visible = Exists(deals_visible_to(user).filter(pk=OuterRef("deal_id")))
+    return Activity.objects.filter(Q(deal__isnull=True) | visible).select_related(
+        "by", "contact", "deal"
+    )
+
+
+def company_activities(*, user: User, company: Company, limit: int = 20) -> Latest[Activity]:
+    activities = _activities_visible_to(user).filter(company=company)
+    return _latest(activities.order_by("-at", "-id"), limit)
+
+
+def contact_list(
+    *,
+    user: User,
+    q: str = "",
+    buying_role: str = "",
+    funnel_stage: str = "",
+    owner: User | None = None,
+    company: Company | None = None,
+) -> QuerySet[Contact]:
+    """The contacts `user` reads that match every filter given; each word of `q` must
+    appear in the first or last name, the e-mail address or the company's name."""
+    contacts = contacts_visible_to(user).select_related("company", "owner")
+    for word in _words(q):
+        contacts = contacts.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(company__name__icontains=word)
+        )
+    if buying_role:
+        contacts = contacts.filter(buying_role=buying_role)
+    if funnel_stage:
+        contacts = contacts.filter(funnel_stage=funnel_stage)
+    if owner is not None:
+        contacts = contacts.filter(owner=owner)
+    if company is not None:
+        contacts = contacts.filter(company=company)
+    return contacts.annotate(funnel_rank=FUNNEL_RANK)
+
+
+def contact_deals(*, user: User, contact: Contact, limit: int = 50) -> Latest[DealContact]:
+    """The deals the contact is on that `user` may read, with the contact's role on each."""
+    visible = Exists(deals_visible_to(user).filter(pk=OuterRef("deal_id")))
+    links = DealContact.objects.filter(visible, contact=contact).select_related(
+        "deal__stage", "deal__owner", "deal__company"
+    )
+    return _latest(links.order_by("-deal__created_at", "-deal_id"), limit)
+
+
+def contact_activities(*, user: User, contact: Contact, limit: int = 20) -> Latest[Activity]:
+    activities = _activities_visible_to(user).filter(contact=contact)
+    return _latest(activities.order_by("-at", "-id"), limit)
+
+
+def account_changes_since(*, obj: Company | Contact, since: datetime) -> list[AuditEntry]:
+    """The audit entries of `obj` written after `since`, oldest first, with their actors."""
+    entries = AuditEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk), at__gt=since
+    )
+    return list(entries.select_related("actor").order_by("at", "id"))

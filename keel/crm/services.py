@@ -1,12 +1,23 @@
 from collections import defaultdict
 from collections.abc import Collection, Iterable
+from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models, transaction
 from django.utils import timezone
 
-from keel.crm.models import Company, Contact, FunnelStage
+from keel.accounts.models import User
+from keel.core.exceptions import InvalidInput, StaleVersion
+from keel.core.services import audit_record, model_update, validate
+from keel.crm.access import ensure_can_edit_accounts
+from keel.crm.models import Company, Contact, FunnelStage, Tier
 from keel.crm.rules import FunnelEvidence, funnel_stage_for
-from keel.crm.selectors import company_funnel_evidence, contact_funnel_evidence
+from keel.crm.selectors import (
+    account_changes_since,
+    company_funnel_evidence,
+    contact_funnel_evidence,
+)
 
 _CHUNK = 900  # under SQLite's limit on bound parameters
 
@@ -50,3 +61,241 @@ def funnel_recompute(
             companies = companies.filter(pk__in=list(company_ids))
         changed += _store(Company, company_funnel_evidence(companies=companies))
     return changed
+
+
+# --- companies and contacts -------------------------------------------------------------
+
+COMPANY_FIELDS = ["name", "domain", "industry", "employees", "region", "tier", "icp_fit", "owner"]
+CONTACT_FIELDS = [
+    "company",
+    "first_name",
+    "last_name",
+    "title",
+    "email",
+    "phone",
+    "buying_role",
+    "channel",
+    "consent",
+    "owner",
+    "inquired_at",
+    "qualified_at",
+]
+# The contact fields that are funnel evidence, for the contact and for its company.
+CONTACT_FUNNEL_FIELDS = frozenset({"company", "inquired_at", "qualified_at"})
+
+
+def _refuse(model: type[models.Model], field: str, message: str) -> InvalidInput:
+    """A refusal in validate()'s shape, so forms can show it next to `field`."""
+    return InvalidInput(
+        f"The {model._meta.verbose_name} was not saved: 1 problem.", details=[f"{field}: {message}"]
+    )
+
+
+def _ensure_domain_free(domain: str, *, company: Company | None = None) -> None:
+    if not domain:
+        return
+    others = Company.objects.filter(domain__iexact=domain)
+    if company is not None:
+        others = others.exclude(pk=company.pk)
+    other = others.first()
+    if other is not None:
+        raise _refuse(Company, "domain", f"{other} already has the domain {domain}.")
+
+
+def _ensure_email_free(email: str, *, contact: Contact | None = None) -> None:
+    if not email:
+        return
+    others = Contact.objects.filter(email__iexact=email)
+    if contact is not None:
+        others = others.exclude(pk=contact.pk)
+    other = others.first()
+    if other is not None:
+        raise _refuse(Contact, "email", f"{other} already has the e-mail address {email}.")
+
+
+def _ensure_known_fields(model: type[models.Model], data: dict[str, Any], known: list[str]) -> None:
+    unknown = set(data) - set(known)
+    if unknown:
+        raise InvalidInput(
+            f"These {model._meta.verbose_name} fields cannot be edited here: "
+            f"{', '.join(sorted(unknown))}."
+        )
+
+
+def _shown(field: models.Field[Any, Any], value: Any) -> str:
+    """A value as the audit log keeps it (a string for a time), as a person reads it."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(field, models.DateTimeField):
+        try:
+            return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
+        except (TypeError, ValueError):
+            return str(value)
+    return str(dict(field.flatchoices).get(value, value))
+
+
+def _change_line(model: type[models.Model], name: str, change: Any) -> str:
+    """One change from the audit log ({field: [old, new]}) as a person reads it."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name
+    if not isinstance(field, models.Field) or field.is_relation:
+        return str(getattr(field, "verbose_name", name))  # the log keeps a related row's id
+    old, new = change
+    return f"{field.verbose_name}: {_shown(field, old)} → {_shown(field, new)}"
+
+
+def _stale(current: Company | Contact, *, since: datetime) -> StaleVersion:
+    """The refusal of an edit of a version older than `current`: who changed what since."""
+    entries = account_changes_since(obj=current, since=since)
+    last = entries[-1] if entries else None
+    who = (last.actor if last else None) or "someone"
+    when = timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M")
+    details = [
+        f"{entry.actor or 'someone'} changed {_change_line(type(current), field, change)}"
+        for entry in entries
+        for field, change in entry.changes.items()
+    ]
+    return StaleVersion(
+        f"{current} was changed by {who} at {when}, after you opened it. Nothing was saved.",
+        details=details,
+    )
+
+
+def _stamp(obj: Company | Contact, *, at: datetime) -> None:
+    """Make the audit entry's time the record's version (updated_at).
+
+    An edit form carries updated_at; the changes made since are the audit entries after
+    it. Without this the entry of the very edit the form was opened on (written a moment
+    after the row) would count as a change made since.
+    """
+    type(obj).objects.filter(pk=obj.pk).update(updated_at=at)
+    obj.updated_at = at
+
+
+@transaction.atomic
+def company_create(
+    *,
+    by: User,
+    name: str,
+    domain: str = "",
+    industry: str = "",
+    employees: int | None = None,
+    region: str = "",
+    tier: str = Tier.STANDARD,
+    icp_fit: int | None = None,
+    owner: User | None = None,
+) -> Company:
+    ensure_can_edit_accounts(by)
+    domain = domain.strip().lower()
+    _ensure_domain_free(domain)
+    company = Company(
+        name=name.strip(),
+        domain=domain,
+        industry=industry.strip(),
+        employees=employees,
+        region=region.strip(),
+        tier=tier,
+        icp_fit=icp_fit,
+        owner=owner,
+    )
+    validate(company)
+    company.save()
+    entry = audit_record(actor=by, action="company.create", obj=company, summary=company.name)
+    _stamp(company, at=entry.at)
+    return company
+
+
+@transaction.atomic
+def company_update(
+    *, company: Company, by: User, expected_updated_at: datetime, data: dict[str, Any]
+) -> Company:
+    """Edit a company's fields; an edit of a version someone changed since is refused."""
+    ensure_can_edit_accounts(by)
+    _ensure_known_fields(Company, data, COMPANY_FIELDS)
+    current = Company.objects.select_for_update().get(pk=company.pk)
+    if current.updated_at != expected_updated_at:
+        raise _stale(current, since=expected_updated_at)
+    if "domain" in data:
+        data = {**data, "domain": data["domain"].strip().lower()}
+        _ensure_domain_free(data["domain"], company=current)
+    changes = model_update(instance=current, data=data, fields=COMPANY_FIELDS)
+    if changes:
+        entry = audit_record(
+            actor=by, action="company.update", obj=current, summary=current.name, changes=changes
+        )
+        _stamp(current, at=entry.at)
+    return current
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    by: User,
+    last_name: str,
+    first_name: str = "",
+    company: Company | None = None,
+    title: str = "",
+    email: str = "",
+    phone: str = "",
+    buying_role: str = "",
+    channel: str = "",
+    consent: bool = False,
+    owner: User | None = None,
+    inquired_at: datetime | None = None,
+    qualified_at: datetime | None = None,
+) -> Contact:
+    ensure_can_edit_accounts(by)
+    email = email.strip()
+    _ensure_email_free(email)
+    contact = Contact(
+        company=company,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        title=title.strip(),
+        email=email,
+        phone=phone.strip(),
+        buying_role=buying_role,
+        channel=channel,
+        consent=consent,
+        owner=owner,
+        inquired_at=inquired_at,
+        qualified_at=qualified_at,
+    )
+    validate(contact)
+    contact.save()
+    # An inquiry or a qualification moves the contact, and its company, up the funnel.
+    funnel_recompute(contact_ids=[contact.pk], company_ids=[company.pk] if company else [])
+    contact.refresh_from_db(fields=["funnel_stage", "funnel_stage_since"])
+    entry = audit_record(actor=by, action="contact.create", obj=contact, summary=str(contact))
+    _stamp(contact, at=entry.at)
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, contact: Contact, by: User, expected_updated_at: datetime, data: dict[str, Any]
+) -> Contact:
+    """Edit a contact's fields; an edit of a version someone changed since is refused."""
+    ensure_can_edit_accounts(by)
+    _ensure_known_fields(Contact, data, CONTACT_FIELDS)
+    current = Contact.objects.select_for_update().get(pk=contact.pk)
+    if current.updated_at != expected_updated_at:
+        raise _stale(current, since=expected_updated_at)
+    if "email" in data:
+        data = {**data, "email": data["email"].strip()}
+        _ensure_email_free(data["email"], contact=current)
+    old_company_id = current.company_id
+    changes = model_update(instance=current, data=data, fields=CONTACT_FIELDS)
+    if CONTACT_FUNNEL_FIELDS & set(changes):
+        # The company that lost the contact loses its evidence, the one that gained it gains.
+        companies = {pk for pk in (old_company_id, current.company_id) if pk is not None}
+        funnel_recompute(contact_ids=[current.pk], company_ids=companies)
+        current.refresh_from_db(fields=["funnel_stage", "funnel_stage_since"])
+    if changes:
+        entry = audit_record(
+            actor=by, action="contact.update", obj=current, summary=str(current), changes=changes
+        )
+        _stamp(current, at=entry.at)
+    return current

@@ -1,13 +1,262 @@
+"""The company and contact pages: lists, detail pages, create and edit.
+
+Everyone signed in reads; creating and editing is checked by crm/access.py, on the GET of
+a form as on its POST, and again by the service.
+"""
+
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from keel.accounts.models import User
+from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
+from keel.crm import selectors, services
+from keel.crm.access import can_edit_accounts, company_visible, contact_visible
+from keel.crm.forms import (
+    CompanyEditForm,
+    CompanyFilterForm,
+    CompanyForm,
+    ContactEditForm,
+    ContactFilterForm,
+    ContactForm,
+    company_label,
+    version_token,
+)
+from keel.crm.models import Company, Contact
+from keel.web.lists import listing
+
+COMPANY_SORTS = {
+    "name": ("name",),
+    "funnel": ("funnel_rank", "name"),
+    "employees": ("employees",),
+    "updated": ("updated_at",),
+}
+CONTACT_SORTS = {
+    "name": ("last_name", "first_name"),
+    "company": ("company__name", "last_name"),
+    "funnel": ("funnel_rank", "last_name"),
+    "updated": ("updated_at",),
+}
 
 
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # noqa: S101 - login_required guarantees it
+    return request.user
+
+
+def _editor(request: HttpRequest) -> User:
+    """The signed-in user, if they may create and edit companies and contacts; else 403."""
+    user = _user(request)
+    if not can_edit_accounts(user):
+        raise PermissionDenied
+    return user
+
+
+def _show_refusal(form: Form, error: InvalidInput) -> None:
+    """Put a service's refusal on the form: "field: message" details next to their field."""
+    form.add_error(None, error.message)
+    for detail in error.details:
+        field, _, message = detail.partition(": ")
+        if message and field in form.fields:
+            form.add_error(field, message)
+        else:
+            form.add_error(None, detail)
+
+
+def _stale_data(request: HttpRequest, current: Company | Contact) -> QueryDict:
+    """The user's input again, on the version now stored.
+
+    Saving it again replaces the other person's values with the ones shown: the user has
+    been shown that change (_show_stale), so it is no longer overwritten silently.
+    """
+    data = request.POST.copy()
+    data["version"] = version_token(current)
+    return data
+
+
+def _show_stale(form: Form, error: StaleVersion) -> None:
+    form.add_error(
+        None,
+        f"{error.message} Your input is kept below: check it and save again to replace "
+        "their values.",
+    )
+    for detail in error.details:
+        form.add_error(None, detail)
+
+
+# --- companies --------------------------------------------------------------------------
+
+
+@require_safe
 @login_required
 def company_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/base.html")
+    user = _user(request)
+    filters = CompanyFilterForm(request.GET, industries=selectors.company_industries())
+    companies = selectors.company_list(user=user, **filters.filters())
+    page = listing(request=request, queryset=companies, sorts=COMPANY_SORTS, default="name")
+    context = {"listing": page, "filters": filters, "can_edit": can_edit_accounts(user)}
+    return render(request, "crm/company_list.html", context)
 
 
+@require_safe
+@login_required
+def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    company = company_visible(user=user, pk=pk)
+    context = {
+        "company": company,
+        "contacts": selectors.company_contacts(company=company),
+        "deals": selectors.company_deals(user=user, company=company),
+        "activities": selectors.company_activities(user=user, company=company),
+        "can_edit": can_edit_accounts(user),
+    }
+    return render(request, "crm/company_detail.html", context)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def company_create(request: HttpRequest) -> HttpResponse:
+    user = _editor(request)
+    if request.method != "POST":
+        form = CompanyForm(initial={"owner": user.pk})
+        return render(request, "crm/company_form.html", {"form": form, "company": None})
+    form = CompanyForm(request.POST)
+    if form.is_valid():
+        try:
+            company = services.company_create(by=user, **form.service_data())
+        except NotAllowed:
+            raise PermissionDenied from None
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"{company} was created.")
+            return redirect("crm:company_detail", pk=company.pk)
+    return render(request, "crm/company_form.html", {"form": form, "company": None}, status=400)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _editor(request)
+    company = company_visible(user=user, pk=pk)
+    if request.method != "POST":
+        form = CompanyEditForm(initial=CompanyForm.initial_for(company))
+        return render(request, "crm/company_form.html", {"form": form, "company": company})
+    form = CompanyEditForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            company = services.company_update(
+                company=company,
+                by=user,
+                expected_updated_at=form.cleaned_data["version"],
+                data=form.service_data(),
+            )
+        except NotAllowed:
+            raise PermissionDenied from None
+        except StaleVersion as error:
+            form = CompanyEditForm(_stale_data(request, company_visible(user=user, pk=pk)))
+            _show_stale(form, error)
+            status = 409
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"{company.name} was saved.")
+            return redirect("crm:company_detail", pk=company.pk)
+    context = {"form": form, "company": company}
+    return render(request, "crm/company_form.html", context, status=status)
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+
+@require_safe
 @login_required
 def contact_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/base.html")
+    user = _user(request)
+    filters = ContactFilterForm(request.GET)
+    contacts = selectors.contact_list(user=user, **filters.filters())
+    page = listing(request=request, queryset=contacts, sorts=CONTACT_SORTS, default="name")
+    context = {"listing": page, "filters": filters, "can_edit": can_edit_accounts(user)}
+    return render(request, "crm/contact_list.html", context)
+
+
+@require_safe
+@login_required
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    contact = contact_visible(user=user, pk=pk)
+    context = {
+        "contact": contact,
+        "deals": selectors.contact_deals(user=user, contact=contact),
+        "activities": selectors.contact_activities(user=user, contact=contact),
+        "can_edit": can_edit_accounts(user),
+    }
+    return render(request, "crm/contact_detail.html", context)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def contact_create(request: HttpRequest) -> HttpResponse:
+    user = _editor(request)
+    company: Company | None = None
+    if (chosen := request.GET.get("company", "")).isdigit():
+        company = company_visible(user=user, pk=int(chosen))
+    if request.method != "POST":
+        initial: dict[str, Any] = {"owner": user.pk}
+        if company is not None:
+            initial["company"] = company_label(company)
+        form = ContactForm(initial=initial)
+        return render(request, "crm/contact_form.html", {"form": form, "company": company})
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        try:
+            contact = services.contact_create(by=user, **form.service_data())
+        except NotAllowed:
+            raise PermissionDenied from None
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"{contact} was created.")
+            return redirect("crm:contact_detail", pk=contact.pk)
+    context = {"form": form, "company": company}
+    return render(request, "crm/contact_form.html", context, status=400)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _editor(request)
+    contact = contact_visible(user=user, pk=pk)
+    if request.method != "POST":
+        form = ContactEditForm(initial=ContactForm.initial_for(contact))
+        return render(request, "crm/contact_form.html", {"form": form, "contact": contact})
+    form = ContactEditForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            contact = services.contact_update(
+                contact=contact,
+                by=user,
+                expected_updated_at=form.cleaned_data["version"],
+                data=form.service_data(),
+            )
+        except NotAllowed:
+            raise PermissionDenied from None
+        except StaleVersion as error:
+            form = ContactEditForm(_stale_data(request, contact_visible(user=user, pk=pk)))
+            _show_stale(form, error)
+            status = 409
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"{contact} was saved.")
+            return redirect("crm:contact_detail", pk=contact.pk)
+    context = {"form": form, "contact": contact}
+    return render(request, "crm/contact_form.html", context, status=status)

@@ -268,7 +268,9 @@ def deal_workspace(*, deal: Deal) -> Workspace:
         activities=list(
             deal.activities.select_related("by", "contact").order_by("-at", "-id")[:TIMELINE_LENGTH]
         ),
-        tasks=list(deal.tasks.select_related("owner", "plan_step").order_by("done_at", "due_at")),
+        tasks=list(
+            deal.tasks.select_related("owner", "deal", "company").order_by("done_at", "due_at")
+        ),
         contacts=list(deal.deal_contacts.select_related("contact").order_by("contact__last_name")),
         company_contacts=list(
             Contact.objects.filter(company_id=deal.company_id).order_by("last_name", "first_name")[

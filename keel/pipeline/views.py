@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from keel.accounts.models import User
+from keel.activities.selectors import task_rows
 from keel.activities.services import activity_log
 from keel.core.exceptions import InvalidInput, KeelError, NotAllowed, StaleVersion
 from keel.crm.models import BuyingRole, Company
@@ -31,8 +32,7 @@ from keel.pipeline.forms import (
     TickForm,
 )
 from keel.pipeline.models import Deal, DealStatus, LostReason
-from keel.pipeline.rules import Unmet
-from keel.pipeline.selectors import deal_checklist, deal_workspace
+from keel.pipeline.selectors import deal_workspace, version_stages
 from keel.pipeline.services import (
     MoveBlocked,
     checklist_tick,
@@ -40,6 +40,7 @@ from keel.pipeline.services import (
     deal_contact_add,
     deal_create,
     deal_move,
+    deal_move_check,
     deal_update,
 )
 from keel.web.board import Blocked, blocked_for, board_response
@@ -121,6 +122,7 @@ def _workspace_context(user: User, deal: Deal, **extra: Any) -> dict[str, Any]:
     workspace = deal_workspace(deal=deal)
     return {
         "w": workspace,
+        "task_rows": task_rows(user=user, tasks=workspace.tasks),
         "deal": deal,
         "editable": can_edit_deal(user, deal),
         "log_form": QuickLogForm(deal=deal),
@@ -208,7 +210,7 @@ def _after(
     if query is not None:
         if blocked is None and "retry" in request.POST:
             # A fix made from the blocked panel: show the panel again, re-evaluated.
-            blocked = _recheck(deal, request.POST["retry"])
+            blocked = _recheck(deal, user, request.POST["retry"])
         return board_response(request, user=user, query=query, blocked=blocked, error=error)
     if blocked is not None:
         context = _workspace_context(user, deal, blocked=blocked)
@@ -221,14 +223,19 @@ def _after(
     return HttpResponseRedirect(safe_next(request, default))
 
 
-def _recheck(deal: Deal, to_stage: str) -> Blocked | None:
+def _recheck(deal: Deal, user: User, to_stage: str) -> Blocked:
+    """The refused move's panel after a fix: what the move still lacks, perhaps nothing."""
     fresh = Deal.objects.select_related("company", "owner", "stage").get(pk=deal.pk)
-    unmet = [c for c in deal_checklist(deal=fresh, stage=fresh.stage) if not c.met]
-    if not unmet:
-        return None
-    items = [Unmet(c.stage, c.criterion["kind"], c.missing or "", c.criterion) for c in unmet]
-    message = f"Still missing before {fresh.name} can move to {to_stage}:"
-    return blocked_for(deal=fresh, to_stage=to_stage, message=message, unmet=items)
+    stages = list(version_stages(fresh.process_version_id))
+    try:
+        deal_move_check(deal=fresh, stages=stages, to_stage=to_stage, by=user)
+    except MoveBlocked as blocked:
+        message = f"Still missing before {fresh.name} can move to {to_stage}:"
+        return blocked_for(deal=fresh, to_stage=to_stage, message=message, unmet=blocked.unmet)
+    except InvalidInput as error:  # the deal moved meanwhile: say so in the panel
+        return blocked_for(deal=fresh, to_stage=to_stage, message=error.message, unmet=[])
+    message = f"{fresh.name} has what the move to {to_stage} asks for."
+    return blocked_for(deal=fresh, to_stage=to_stage, message=message, unmet=[])
 
 
 def _editable(request: HttpRequest, pk: int) -> tuple[User, Deal]:
@@ -259,7 +266,7 @@ def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except MoveBlocked as error:
         blocked = blocked_for(
-            deal=deal, to_stage=data["to_stage"], message=str(error), unmet=error.unmet
+            deal=deal, to_stage=data["to_stage"], message=error.message, unmet=error.unmet
         )
         return _after(request, user, deal, blocked=blocked)
     except (InvalidInput, StaleVersion, NotAllowed) as error:

@@ -62,7 +62,7 @@ class DayLogForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["deal"]
         field.queryset = deals  # type: ignore[attr-defined]
-        field.widget.choices = [  # type: ignore[attr-defined]
+        field.widget.choices = [
             ("", "Which deal?"),
             *((d.pk, f"{d.company.name}: {d.name}") for d in deals[: self.OFFERED]),
         ]

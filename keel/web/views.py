@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.activities.selectors import task_rows
 from keel.activities.services import activity_log
 from keel.core.exceptions import KeelError
 from keel.pipeline.access import deals_editable_by
@@ -54,5 +55,7 @@ def today(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Logged on {deal.name}.")
             return redirect("web:today")
     now = timezone.now()
-    context = {"day": my_day(user=user, now=now), "form": form, "now": now}
+    day = my_day(user=user, now=now)
+    rows = task_rows(user=user, tasks=day.tasks)
+    context = {"day": day, "rows": rows, "form": form, "now": now}
     return render(request, "web/today.html", context, status=400 if form.errors else 200)
