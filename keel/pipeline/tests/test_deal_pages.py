@@ -140,19 +140,21 @@ def test_an_invalid_edit_shows_the_error_and_saves_nothing(client: Client, alice
     assert deal.name == "Acme rollout" and deal.version == 1
 
 
-def test_create_a_deal_for_an_existing_company(client: Client, alice, acme):
+def test_create_a_deal_for_an_existing_company(client: Client, alice, acme, new_business):
     response = _signed_in(client, alice).post(
         "/deals/new/",
         {
             "name": "Second order",
             "company_name": "acme",
-            "process": SalesProcess.objects.first().pk,
+            "process": new_business.pk,
         },
     )
     deal = Deal.objects.get(name="Second order")
     assert response["Location"] == f"/deals/{deal.pk}/"
     assert (deal.company, deal.owner, deal.stage.name) == (acme, alice, "Qualify")
-    response = client.post("/deals/new/", {"name": "X", "company_name": "Nobody Ltd", "process": 1})
+    response = client.post(
+        "/deals/new/", {"name": "X", "company_name": "Nobody Ltd", "process": new_business.pk}
+    )
     assert "No company is named “Nobody Ltd”" in response.content.decode()
 
 
