@@ -6,7 +6,7 @@ from django.test import Client, override_settings
 from keel.accounts.models import User
 from keel.activities.models import Activity
 from keel.crm.tests.factories import CompanyFactory, ContactFactory
-from keel.pipeline.models import Deal, DealStatus, SalesProcess
+from keel.pipeline.models import Deal, DealStatus
 from keel.pipeline.services import deal_create
 
 pytestmark = pytest.mark.django_db
