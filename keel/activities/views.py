@@ -118,6 +118,7 @@ def _row(request: HttpRequest, task: Task, *, error: str = "", status: int = 200
     context = {
         "row": selectors.task_row(user=request.user, task=task),
         "show_owner": request.POST.get("show_owner") == "1",
+        "on_deal": request.POST.get("on_deal") == "1",
         "next": _next(request),
         "error": error,
     }

@@ -272,3 +272,13 @@ def test_the_pages_run_a_bounded_number_of_queries(
     for url in (f"/deals/{deal.pk}/", "/deals/", "/pipeline/"):
         with django_assert_max_num_queries(20):
             assert client.get(url).status_code == 200
+
+
+def test_the_deals_tasks_complete_in_place_without_repeating_the_deal(client: Client, alice, deal):
+    page = _signed_in(client, alice).get(f"/deals/{deal.pk}/").content.decode()
+    assert "Deal or company" not in page and 'name="on_deal" value="1"' in page
+    task = deal.tasks.filter(owner=alice).first()
+    response = client.post(f"/tasks/{task.pk}/complete/", {"on_deal": "1"}, **HTMX)
+    row = response.content.decode()
+    assert response.status_code == 200 and row.lstrip().startswith("<tr")
+    assert "Reopen" in row and f"/deals/{deal.pk}/" not in row
