@@ -158,6 +158,18 @@ def company_label(company: Company) -> str:
     return company.domain or company.name
 
 
+# A text box that suggests company names as they are typed (the datalist is in base.html).
+COMPANY_INPUT = forms.TextInput(
+    attrs={
+        "list": "company-options",
+        "autocomplete": "off",
+        "hx-get": "/companies/suggest/",
+        "hx-trigger": "input changed delay:200ms",
+        "hx-target": "#company-options",
+    }
+)
+
+
 class ContactForm(forms.Form):
     first_name = forms.CharField(max_length=100, required=False)
     last_name = forms.CharField(max_length=100)
@@ -166,6 +178,7 @@ class ContactForm(forms.Form):
     company = forms.CharField(
         required=False,
         max_length=200,
+        widget=COMPANY_INPUT,
         help_text="The company's exact name or its web domain; empty for none.",
     )
     email = forms.EmailField(required=False, label="E-mail")

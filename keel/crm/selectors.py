@@ -228,3 +228,9 @@ def account_changes_since(*, obj: Company | Contact, since: datetime) -> list[Au
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk), at__gt=since
     )
     return list(entries.select_related("actor").order_by("at", "id"))
+
+
+def company_names_starting(*, prefix: str, limit: int = 10) -> list[tuple[str, str]]:
+    """(name, domain) of the companies whose name starts with `prefix`, for suggestions."""
+    companies = Company.objects.filter(name__istartswith=prefix).order_by("name")
+    return list(companies.values_list("name", "domain")[:limit])

@@ -5,6 +5,7 @@ from keel.crm import views
 app_name = "crm"
 urlpatterns = [
     path("companies/", views.company_list, name="company_list"),
+    path("companies/suggest/", views.company_suggest, name="company_suggest"),
     path("companies/new/", views.company_create, name="company_create"),
     path("companies/<int:pk>/", views.company_detail, name="company_detail"),
     path("companies/<int:pk>/edit/", views.company_edit, name="company_edit"),

@@ -260,3 +260,12 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("crm:contact_detail", pk=contact.pk)
     context = {"form": form, "contact": contact}
     return render(request, "crm/contact_form.html", context, status=status)
+
+
+@require_safe
+@login_required
+def company_suggest(request: HttpRequest) -> HttpResponse:
+    """Company names starting with what was typed, as <option>s for a form's datalist."""
+    typed = next((request.GET[k] for k in ("company", "company_name", "q") if k in request.GET), "")
+    names = selectors.company_names_starting(prefix=typed.strip()) if typed.strip() else []
+    return render(request, "crm/company_options.html", {"names": names})

@@ -7,6 +7,7 @@ from django import forms
 from keel.accounts.models import User
 from keel.accounts.permissions import SELLING_ROLES
 from keel.activities.models import ActivityType, Outcome
+from keel.crm.forms import COMPANY_INPUT
 from keel.crm.models import BuyingRole, Company, Contact
 from keel.pipeline.models import Deal, LostReason, SalesProcess
 
@@ -53,7 +54,8 @@ class DealCreateForm(forms.Form):
     company_name = forms.CharField(
         label="Company",
         max_length=200,
-        help_text="An existing company's exact name.",
+        widget=COMPANY_INPUT,
+        help_text="An existing company: start typing its name.",
     )
     process = forms.ModelChoiceField(
         queryset=SalesProcess.objects.filter(is_active=True).order_by("id"),
@@ -68,9 +70,14 @@ class DealCreateForm(forms.Form):
         if data.get("company") is None and data.get("company_name"):
             name = data["company_name"].strip()
             found = list(Company.objects.filter(name__iexact=name)[:2])
-            if len(found) != 1:
-                why = "no company is" if not found else "more than one company is"
-                self.add_error("company_name", f"{why.capitalize()} named “{name}”.")
+            if not found:
+                self.add_error(
+                    "company_name",
+                    f"No company is named “{name}”: pick one from the suggestions, "
+                    "or add it under Companies first.",
+                )
+            elif len(found) > 1:
+                self.add_error("company_name", f"More than one company is named “{name}”.")
             else:
                 data["company"] = found[0]
         return data

@@ -388,3 +388,13 @@ def test_a_viewer_may_not_create_or_edit_and_sees_no_data(
         assert b"Acme" not in response.content and b"acme.example" not in response.content
     assert list(Company.objects.values_list("name", flat=True)) == ["Acme"]
     assert not AuditEntry.objects.filter(action__startswith="company.").exists()
+
+
+def test_company_names_are_suggested_as_they_are_typed(client: Client, alice):
+    CompanyFactory(name="Northwind Traders", domain="northwind.example")
+    CompanyFactory(name="Southwind")
+    client.force_login(alice)
+    page = client.get("/companies/suggest/", {"company_name": "north"}).content.decode()
+    assert '<option value="Northwind Traders">northwind.example</option>' in page
+    assert "Southwind" not in page
+    assert client.get("/companies/suggest/", {"company": ""}).content.strip() == b""

@@ -76,3 +76,13 @@
     move(select.closest(".card"), select.value);
   });
 })();
+
+// Quick logs are keyboard-first: Ctrl+Enter (⌘+Enter on a Mac) in the note sends the form.
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  var form = event.target.closest && event.target.closest("form.quicklog, form.daylog");
+  if (form) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
