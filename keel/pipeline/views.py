@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from keel.accounts.models import User
+from keel.accounts.permissions import SELLING_ROLES
 from keel.activities.selectors import task_rows
 from keel.activities.services import activity_log
 from keel.core.exceptions import InvalidInput, KeelError, NotAllowed, StaleVersion
@@ -75,7 +76,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     if (owner := request.GET.get("owner", "")).isdigit():
         deals = deals.filter(owner_id=int(owner))
     page = listing(request=request, queryset=deals, sorts=DEAL_SORTS, default="close")
-    owners = User.objects.filter(deals__isnull=False).distinct().order_by("first_name")
+    owners = User.objects.filter(is_active=True, role__in=SELLING_ROLES).order_by("first_name")
     context = {
         "listing": page,
         "q": q,
