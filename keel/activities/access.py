@@ -1,11 +1,11 @@
 """Who may see and change which tasks: the one place these record-level rules live."""
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from keel.accounts.models import Role, User
-from keel.accounts.permissions import SELLING_ROLES, manages
+from keel.accounts.permissions import SELLING_ROLES, manages, team_members
 from keel.activities.models import Task
 from keel.core.exceptions import NotAllowed
 
@@ -23,7 +23,7 @@ def tasks_visible_to(user: User) -> QuerySet[Task]:
         return Task.objects.all()
     team_wide = user.role == Role.SALES_MANAGER or settings.KEEL_PIPELINE_VISIBILITY == "team"
     if team_wide and user.team_id is not None:
-        return Task.objects.filter(Q(owner=user) | Q(owner__team_id=user.team_id))
+        return Task.objects.filter(owner_id__in=team_members(user))
     return Task.objects.filter(owner=user)
 
 

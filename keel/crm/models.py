@@ -80,7 +80,11 @@ class Company(TimeStamped):
                 name="company_funnel_stage_valid",
             ),
         ]
-        indexes = [models.Index(fields=["funnel_stage"]), models.Index(fields=["owner"])]
+        indexes = [
+            models.Index(fields=["funnel_stage"]),
+            models.Index(fields=["owner"]),
+            models.Index(fields=["name", "id"]),  # the list's default order, paged
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -134,7 +138,10 @@ class Contact(TimeStamped):
                 condition=~models.Q(referred_by=models.F("pk")), name="contact_not_self_referred"
             ),
         ]
-        indexes = [models.Index(fields=["funnel_stage"])]
+        indexes = [
+            models.Index(fields=["funnel_stage"]),
+            models.Index(fields=["last_name", "first_name", "id"]),  # the list's default order
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

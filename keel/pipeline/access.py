@@ -1,11 +1,11 @@
 """Who may see and change which deals: the one place these record-level rules live."""
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from keel.accounts.models import Role, User
-from keel.accounts.permissions import SELLING_ROLES, manages
+from keel.accounts.permissions import SELLING_ROLES, manages, team_members
 from keel.core.exceptions import NotAllowed
 from keel.pipeline.models import Deal
 
@@ -39,7 +39,7 @@ def deals_visible_to(user: User) -> QuerySet[Deal]:
         return Deal.objects.all()
     team_wide = user.role == Role.SALES_MANAGER or settings.KEEL_PIPELINE_VISIBILITY == "team"
     if team_wide and user.team_id is not None:
-        return Deal.objects.filter(Q(owner=user) | Q(owner__team_id=user.team_id))
+        return Deal.objects.filter(owner_id__in=team_members(user))
     return Deal.objects.filter(owner=user)
 
 
@@ -58,5 +58,5 @@ def deals_editable_by(user: User) -> QuerySet[Deal]:
     if user.is_superuser or user.role == Role.OWNER:
         return Deal.objects.all()
     if user.role == Role.SALES_MANAGER and user.team_id is not None:
-        return Deal.objects.filter(Q(owner=user) | Q(owner__team_id=user.team_id))
+        return Deal.objects.filter(owner_id__in=team_members(user))
     return Deal.objects.filter(owner=user)

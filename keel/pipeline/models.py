@@ -186,9 +186,11 @@ class Deal(TimeStamped):
             models.CheckConstraint(condition=models.Q(version__gte=1), name="deal_version_gte_1"),
         ]
         indexes = [
-            models.Index(fields=["process", "status", "stage"]),
+            # The board's columns: counts and totals per stage, and the largest deals first.
+            models.Index(fields=["process", "status", "stage", "amount"]),
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["status", "expected_close"]),
+            models.Index(fields=["amount"]),  # the deal list sorted by size
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,7 @@ class Column:
     count: int = 0
     total: Decimal = Decimal(0)
     cards: list[Card] = field(default_factory=list)
+    move_options: str = ""  # the <option>s of a card's move menu, rendered once per column
 
     @property
     def weighted(self) -> Decimal:
