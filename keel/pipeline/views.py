@@ -154,19 +154,19 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
             deal_update(
                 deal=fresh, by=user, expected_version=form.cleaned_data["version"], data=data
             )
-        except StaleVersion as error:
+        except StaleVersion:
             current = Deal.objects.select_related("updated_by").get(pk=deal.pk)
-            form.add_error(None, str(error))
             # Keep the input; saving it again now knowingly replaces the other change.
             kept = request.POST.copy()
             kept["version"] = str(current.version)
             form.data = kept
-            return render(
-                request,
-                "pipeline/deal_edit.html",
-                {"form": form, "deal": current, "changes": _differences(form, current)},
-                status=409,
-            )
+            context = {
+                "form": form,
+                "deal": current,
+                "stale": True,
+                "changes": _differences(form, current),
+            }
+            return render(request, "pipeline/deal_edit.html", context, status=409)
         except KeelError as error:
             form.add_error(None, str(error))
         else:

@@ -124,7 +124,8 @@ def test_a_stale_edit_is_refused_shows_the_other_change_and_keeps_the_input(
     )
     assert response.status_code == 409
     page = response.content.decode()
-    assert "was changed by mary" in page.lower() or "was changed by" in page
+    assert f"{mary} changed this deal while you were editing" in page
+    assert "<td>Amount</td><td>5000.00</td><td>7000</td>" in page.replace("\n", "")
     assert "Call the CFO" in page and 'value="7000"' in page  # the input is kept
     assert 'name="version" value="2"' in page  # saving again is a knowing overwrite
     deal.refresh_from_db()
