@@ -128,13 +128,24 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "keel.core",
     "keel.accounts",
     "keel.crm",
     "keel.pipeline",
     "keel.activities",
+    "keel.leads",
+    "keel.imports",
+    "keel.hooks",
+    "keel.api",
     "keel.demo",
 ]
+
+# Background work (webhook deliveries, imports) is queued in the database itself: no extra
+# server. `keel db_worker` runs the queue; any number of workers may run.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

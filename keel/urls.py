@@ -1,9 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from keel.api.api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", api.urls),
+    path("imports/", include("keel.imports.urls")),
+    path("webhooks/", include("keel.hooks.urls")),
     path("deals/", include("keel.pipeline.urls")),
     path("tasks/", include("keel.activities.urls")),
     path("", include("keel.crm.urls")),  # companies/ and contacts/
