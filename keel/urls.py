@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
+    path("settings/", include("keel.accounts.urls")),  # personal settings: API tokens
     path("imports/", include("keel.imports.urls")),
     path("webhooks/", include("keel.hooks.urls")),
     path("deals/", include("keel.pipeline.urls")),
