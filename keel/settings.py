@@ -79,6 +79,13 @@ USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
 
+# Where Keel is reached from outside, for links in webhooks and mails (no trailing slash).
+KEEL_BASE_URL = os.environ.get("KEEL_BASE_URL", "").rstrip("/")
+if KEEL_BASE_URL and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", KEEL_BASE_URL):
+    raise ImproperlyConfigured(
+        f"KEEL_BASE_URL={KEEL_BASE_URL!r} is not a URL like https://crm.example.com."
+    )
+
 KEEL_CURRENCY = os.environ.get("KEEL_CURRENCY", "EUR")
 if not re.fullmatch(r"[A-Z]{3}", KEEL_CURRENCY):
     raise ImproperlyConfigured(

@@ -19,6 +19,7 @@ from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.core.services import audit_record, model_update, validate
 from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
+from keel.hooks.services import stage_change_emit
 from keel.pipeline.access import ensure_can_edit_deal
 from keel.pipeline.models import (
     ChecklistTick,
@@ -442,6 +443,7 @@ def deal_move(
         override_reason=override_reason.strip() if unmet else "",
         lost_reason=lost_reason,
     )
+    stage_change_emit(change=change)
     plan_tasks_create(deal=deal, stage=target, entered_at=now, by=by)
     if status != DealStatus.OPEN or previous.kind != StageKind.OPEN:
         funnel_recompute(

@@ -25,6 +25,8 @@ def _settings_error(**env: str) -> str:
         ({"KEEL_DEBUG": "maybe"}, "KEEL_DEBUG='maybe' is not a boolean"),
         ({"KEEL_DEBUG": "1", "KEEL_TIME_ZONE": "Mars/Base"}, "not a known time zone"),
         ({"KEEL_DEBUG": "1", "KEEL_CURRENCY": "euro"}, "not an ISO 4217 code"),
+        ({"KEEL_DEBUG": "1", "KEEL_BASE_URL": "crm.example.com"}, "is not a URL like"),
+        ({"KEEL_DEBUG": "1", "KEEL_PIPELINE_VISIBILITY": "all"}, "is neither 'team' nor 'own'"),
         ({"KEEL_DEBUG": "1", "KEEL_DATABASE_URL": "mysql://x@y/z"}, "SQLite and PostgreSQL only"),
         ({"KEEL_DEBUG": "1", "KEEL_DATABASE_URL": "nonsense"}, "is not a database URL"),
         ({"KEEL_DEBUG": "1", "KEEL_EMAIL_PORT": "smtp"}, "KEEL_EMAIL_PORT='smtp'"),
