@@ -12,11 +12,12 @@ def main() -> None:
     environment = dict(os.environ)  # before the benchmarks below point it at their scratch
     demo.main(args)
     moves.main(args)
-    # In a process of its own: Django serves one database per process, and the page bench
-    # keeps its large demo in a database of its own between runs.
-    sys.stdout.flush()
-    command = [sys.executable, "-m", "bench.pages", *args]
-    subprocess.run(command, env=environment, check=True)  # noqa: S603 - our own module
+    # Each in a process of its own: Django serves one database per process, and the page
+    # bench keeps its large demo in a database of its own between runs.
+    for module in ("bench.imports", "bench.pages"):
+        sys.stdout.flush()
+        command = [sys.executable, "-m", module, *args]
+        subprocess.run(command, env=environment, check=True)  # noqa: S603 - our own modules
 
 
 if __name__ == "__main__":

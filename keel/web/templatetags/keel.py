@@ -5,6 +5,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 
+from keel.accounts.models import User
+from keel.imports.access import can_import
 from keel.pipeline.models import Deal
 from keel.web.lists import Listing
 
@@ -36,3 +38,9 @@ def sort_header(listing: Listing, key: str, label: str) -> str:
     arrow = {"ascending": " ▲", "descending": " ▼"}.get(state, "")
     aria = format_html(' aria-sort="{}"', state) if state else ""
     return format_html('<a href="{}"{}>{}{}</a>', listing.sort_url(key), aria, label, arrow)
+
+
+@register.filter
+def may_import(user: User) -> bool:
+    """Whether the navigation shows Imports to `user`."""
+    return can_import(user)
