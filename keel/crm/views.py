@@ -9,13 +9,15 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from keel.accounts.models import User
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
+from keel.core.export import Cell, export_format, export_response
 from keel.crm import selectors, services
 from keel.crm.access import can_edit_accounts, company_visible, contact_visible
 from keel.crm.forms import (
@@ -29,7 +31,7 @@ from keel.crm.forms import (
     version_token,
 )
 from keel.crm.models import Company, Contact
-from keel.web.lists import listing
+from keel.web.lists import listing, sorted_rows
 
 COMPANY_SORTS = {
     "name": ("name",),
@@ -93,15 +95,51 @@ def _show_stale(form: Form, error: StaleVersion) -> None:
 # --- companies --------------------------------------------------------------------------
 
 
+def _companies(request: HttpRequest, user: User) -> tuple[CompanyFilterForm, QuerySet[Company]]:
+    """The companies the list shows `user` for the request's filters: page and export alike."""
+    filters = CompanyFilterForm(request.GET, industries=selectors.company_industries())
+    return filters, selectors.company_list(user=user, **filters.filters())
+
+
 @require_safe
 @login_required
 def company_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    filters = CompanyFilterForm(request.GET, industries=selectors.company_industries())
-    companies = selectors.company_list(user=user, **filters.filters())
+    filters, companies = _companies(request, user)
     page = listing(request=request, queryset=companies, sorts=COMPANY_SORTS, default="name")
     context = {"listing": page, "filters": filters, "can_edit": can_edit_accounts(user)}
     return render(request, "crm/company_list.html", context)
+
+
+COMPANY_COLUMNS = (
+    "id", "name", "domain", "industry", "employees", "region", "tier", "icp_fit",
+    "funnel_stage", "owner", "external_id", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _company_row(c: Company) -> tuple[Cell, ...]:
+    owner = c.owner.username if c.owner else None
+    return (
+        c.pk, c.name, c.domain, c.industry, c.employees, c.region, c.tier, c.icp_fit,
+        c.funnel_stage, owner, c.external_id, c.created_at, c.updated_at,
+    )  # fmt: skip
+
+
+@require_safe
+@login_required
+def company_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    """Every company the list shows for these filters, in its order, as CSV or XLSX."""
+    file_format = export_format(fmt)
+    if file_format is None:
+        raise Http404
+    _, companies = _companies(request, _user(request))
+    rows = sorted_rows(queryset=companies, query=request.GET, sorts=COMPANY_SORTS, default="name")
+    return export_response(
+        fmt=file_format,
+        name="companies",
+        headers=COMPANY_COLUMNS,
+        rows=(_company_row(c) for c in rows),
+    )
 
 
 @require_safe
@@ -176,15 +214,54 @@ def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- contacts ---------------------------------------------------------------------------
 
 
+def _contacts(request: HttpRequest, user: User) -> tuple[ContactFilterForm, QuerySet[Contact]]:
+    """The contacts the list shows `user` for the request's filters: page and export alike."""
+    filters = ContactFilterForm(request.GET)
+    return filters, selectors.contact_list(user=user, **filters.filters())
+
+
 @require_safe
 @login_required
 def contact_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    filters = ContactFilterForm(request.GET)
-    contacts = selectors.contact_list(user=user, **filters.filters())
+    filters, contacts = _contacts(request, user)
     page = listing(request=request, queryset=contacts, sorts=CONTACT_SORTS, default="name")
     context = {"listing": page, "filters": filters, "can_edit": can_edit_accounts(user)}
     return render(request, "crm/contact_list.html", context)
+
+
+CONTACT_COLUMNS = (
+    "id", "first_name", "last_name", "email", "phone", "title", "company_id", "company",
+    "buying_role", "channel", "consent", "funnel_stage", "owner", "inquired_at",
+    "qualified_at", "external_id", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _contact_row(c: Contact) -> tuple[Cell, ...]:
+    company = c.company.name if c.company else None
+    owner = c.owner.username if c.owner else None
+    return (
+        c.pk, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id, company,
+        c.buying_role, c.channel, c.consent, c.funnel_stage, owner, c.inquired_at,
+        c.qualified_at, c.external_id, c.created_at, c.updated_at,
+    )  # fmt: skip
+
+
+@require_safe
+@login_required
+def contact_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    """Every contact the list shows for these filters, in its order, as CSV or XLSX."""
+    file_format = export_format(fmt)
+    if file_format is None:
+        raise Http404
+    _, contacts = _contacts(request, _user(request))
+    rows = sorted_rows(queryset=contacts, query=request.GET, sorts=CONTACT_SORTS, default="name")
+    return export_response(
+        fmt=file_format,
+        name="contacts",
+        headers=CONTACT_COLUMNS,
+        rows=(_contact_row(c) for c in rows),
+    )
 
 
 @require_safe

@@ -93,8 +93,20 @@ def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Cell]]]:
     # A quoted value may span lines: the reader's own count gives the row's first line.
     start = 1
     for values in reader:
-        yield start, list(values)
+        yield start, [_unguarded(v) for v in values]
         start = reader.line_num + 1  # type: ignore[attr-defined]
+
+
+_GUARDED = re.compile(r"'[=+\-@\t\r]")
+
+
+def _unguarded(value: str) -> str:
+    """A CSV value as it was before an export guarded it against running as a formula.
+
+    Keel's export (like most) puts an apostrophe before text starting with = + - @ or a
+    tab; reading the file back must give the text itself.
+    """
+    return value[1:] if _GUARDED.match(value) else value
 
 
 def _xlsx_read(data: bytes) -> Table:

@@ -5,6 +5,7 @@ from keel.pipeline import views
 app_name = "pipeline"
 urlpatterns = [
     path("", views.deal_list, name="deal_list"),
+    path("export/<str:fmt>/", views.deal_export, name="deal_export"),
     path("new/", views.deal_new, name="deal_new"),
     path("<int:pk>/", views.deal_detail, name="deal_detail"),
     path("<int:pk>/edit/", views.deal_edit, name="deal_edit"),

@@ -11,17 +11,25 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.db.models import Q, QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from keel.accounts.models import User
 from keel.accounts.permissions import SELLING_ROLES
 from keel.activities.selectors import task_rows
 from keel.activities.services import activity_log
 from keel.core.exceptions import InvalidInput, KeelError, NotAllowed, StaleVersion
+from keel.core.export import Cell, export_format, export_response
 from keel.crm.models import BuyingRole, Company
 from keel.pipeline.access import can_edit_deal, deal_visible, deals_visible_to
 from keel.pipeline.forms import (
@@ -46,7 +54,7 @@ from keel.pipeline.services import (
 )
 from keel.web.board import Blocked, blocked_for, board_response
 from keel.web.http import safe_next
-from keel.web.lists import listing
+from keel.web.lists import listing, sorted_rows
 
 DEAL_SORTS = {
     "name": ("name",),
@@ -63,9 +71,9 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
-@login_required
-def deal_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+def _deals(request: HttpRequest, user: User) -> tuple[dict[str, str], QuerySet[Deal]]:
+    """The deals the list shows `user` for the request's filters (status, q, owner), with
+    the filters as read: the page and its export alike."""
     deals = deals_visible_to(user).select_related("company", "owner", "stage")
     status = request.GET.get("status", DealStatus.OPEN)
     if status in DealStatus.values:
@@ -75,6 +83,14 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         deals = deals.filter(Q(name__icontains=q) | Q(company__name__icontains=q))
     if (owner := request.GET.get("owner", "")).isdigit():
         deals = deals.filter(owner_id=int(owner))
+    return {"status": status, "q": q, "owner": owner}, deals
+
+
+@login_required
+def deal_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    filters, deals = _deals(request, user)
+    status, q, owner = filters["status"], filters["q"], filters["owner"]
     page = listing(request=request, queryset=deals, sorts=DEAL_SORTS, default="close")
     owners = User.objects.filter(is_active=True, role__in=SELLING_ROLES).order_by("first_name")
     context = {
@@ -86,6 +102,41 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         "owner": owner,
     }
     return render(request, "pipeline/deal_list.html", context)
+
+
+DEAL_COLUMNS = (
+    "id", "name", "company_id", "company", "process", "stage", "status", "amount", "currency",
+    "expected_close", "owner", "channel", "source", "campaign", "next_step", "lost_reason",
+    "stage_entered_at", "closed_at", "external_id", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _deal_row(d: Deal) -> tuple[Cell, ...]:
+    return (
+        d.pk, d.name, d.company_id, d.company.name, d.process.name, d.stage.name, d.status,
+        d.amount, d.currency, d.expected_close, d.owner.username, d.channel, d.source,
+        d.campaign, d.next_step, d.lost_reason, d.stage_entered_at, d.closed_at,
+        d.external_id, d.created_at, d.updated_at,
+    )  # fmt: skip
+
+
+@require_safe
+@login_required
+def deal_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    """Every deal the list shows for these filters, in its order, as CSV or XLSX."""
+    file_format = export_format(fmt)
+    if file_format is None:
+        raise Http404
+    _, deals = _deals(request, _user(request))
+    rows = sorted_rows(
+        queryset=deals.select_related("process"),
+        query=request.GET,
+        sorts=DEAL_SORTS,
+        default="close",
+    )
+    return export_response(
+        fmt=file_format, name="deals", headers=DEAL_COLUMNS, rows=(_deal_row(d) for d in rows)
+    )
 
 
 @login_required

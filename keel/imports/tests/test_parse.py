@@ -146,3 +146,8 @@ def test_bad_dates_say_so() -> None:
         datetime_parse("next Tuesday")
     with pytest.raises(ValueError, match="not a date"):
         datetime_parse("31/02/2026")
+
+
+def test_a_formula_guard_from_an_export_is_taken_off():
+    table = table_read(name="x.csv", data=b"name,phone\n'=HYPERLINK(1),'+49 30 1234\n")
+    assert table.rows[0][1] == ["=HYPERLINK(1)", "+49 30 1234"]
