@@ -1,13 +1,14 @@
 """Who may see and change which tasks: the one place these record-level rules live."""
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from keel.accounts.models import Role, User
 from keel.accounts.permissions import SELLING_ROLES, manages, team_members
-from keel.activities.models import Task
+from keel.activities.models import Activity, Task
 from keel.core.exceptions import NotAllowed
+from keel.pipeline.access import deals_visible_to
 
 
 def tasks_visible_to(user: User) -> QuerySet[Task]:
@@ -58,3 +59,11 @@ def task_editable(*, user: User, pk: int) -> Task:
     task = get_object_or_404(Task.objects.select_related("owner", "deal", "company"), pk=pk)
     ensure_can_edit_task(user, task)
     return task
+
+
+def activities_visible_to(user: User) -> QuerySet[Activity]:
+    """Activities, less those on deals `user` may not read (their notes are the deal's)."""
+    visible = Exists(deals_visible_to(user).filter(pk=OuterRef("deal_id")))
+    return Activity.objects.filter(Q(deal__isnull=True) | visible).select_related(
+        "by", "contact", "deal"
+    )

@@ -1,5 +1,65 @@
-"""Keel's REST API: one NinjaAPI under /api/v1, each app's Router mounted on it."""
+"""Keel's REST API: one NinjaAPI under /api/v1, each app's Router mounted on it.
 
+Domain errors become HTTP here, once: InvalidInput 422 (with its problems), MoveBlocked
+422 (with the unmet exit criteria), NotAllowed 403, StaleVersion 409. Http404 (what the
+caller may not see, or what does not exist) and request validation (422) keep
+django-ninja's own answers.
+"""
+
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="Keel API", version="1", urls_namespace="api")
+from keel.activities.api import activities, tasks
+from keel.api.auth import SessionAuth, TokenAuth
+from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
+from keel.crm.api import companies, contacts
+from keel.leads.api import events
+from keel.pipeline.api import deals
+from keel.pipeline.services import MoveBlocked
+
+api = NinjaAPI(
+    title="Keel API",
+    version="1",
+    urls_namespace="api",
+    auth=[TokenAuth(), SessionAuth()],
+    description=(
+        "Authenticate with a personal token from /settings/tokens/ "
+        "(`Authorization: Bearer keel_…`), or use this page signed in. "
+        "Lists take `limit` (at most 100) and `offset`; writes of deals, companies and "
+        "contacts carry the `version` they were based on and answer 409 when it is stale."
+    ),
+)
+
+
+@api.exception_handler(InvalidInput)
+def invalid_input(request: HttpRequest, error: InvalidInput) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": error.message, "errors": error.details}, status=422
+    )
+
+
+@api.exception_handler(MoveBlocked)
+def move_blocked(request: HttpRequest, error: MoveBlocked) -> HttpResponse:
+    unmet = [{"stage": u.stage, "kind": u.kind, "message": u.message} for u in error.unmet]
+    body = {"detail": error.message, "errors": error.details, "unmet": unmet}
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(NotAllowed)
+def not_allowed(request: HttpRequest, error: NotAllowed) -> HttpResponse:
+    return api.create_response(request, {"detail": error.message}, status=403)
+
+
+@api.exception_handler(StaleVersion)
+def stale_version(request: HttpRequest, error: StaleVersion) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": error.message, "errors": error.details}, status=409
+    )
+
+
+api.add_router("/companies", companies)
+api.add_router("/contacts", contacts)
+api.add_router("/deals", deals)
+api.add_router("/activities", activities)
+api.add_router("/tasks", tasks)
+api.add_router("/events", events)

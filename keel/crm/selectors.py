@@ -7,6 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
 from keel.accounts.models import User
+from keel.activities.access import activities_visible_to
 from keel.activities.models import Activity
 from keel.core.models import AuditEntry
 from keel.crm.access import companies_visible_to, contacts_visible_to
@@ -165,16 +166,8 @@ def company_deals(*, user: User, company: Company, limit: int = 50) -> Latest[De
     return _latest(deals.order_by("-created_at", "-id"), limit)
 
 
-def _activities_visible_to(user: User) -> QuerySet[Activity]:
-    """Activities, less those on deals `user` may not read (their notes are the deal's)."""
-    visible = Exists(deals_visible_to(user).filter(pk=OuterRef("deal_id")))
-    return Activity.objects.filter(Q(deal__isnull=True) | visible).select_related(
-        "by", "contact", "deal"
-    )
-
-
 def company_activities(*, user: User, company: Company, limit: int = 20) -> Latest[Activity]:
-    activities = _activities_visible_to(user).filter(company=company)
+    activities = activities_visible_to(user).filter(company=company)
     return _latest(activities.order_by("-at", "-id"), limit)
 
 
@@ -218,7 +211,7 @@ def contact_deals(*, user: User, contact: Contact, limit: int = 50) -> Latest[De
 
 
 def contact_activities(*, user: User, contact: Contact, limit: int = 20) -> Latest[Activity]:
-    activities = _activities_visible_to(user).filter(contact=contact)
+    activities = activities_visible_to(user).filter(contact=contact)
     return _latest(activities.order_by("-at", "-id"), limit)
 
 
