@@ -1,9 +1,8 @@
 """Activities and tasks over the API.
 
 Activities are logged, not edited or deleted: they are the evidence exit criteria and the
-funnel are computed from. Tasks are completed, reopened and rescheduled; they are not
-deleted through the API (there is no task_delete service yet: a finished task is
-completed).
+funnel are computed from. Tasks are completed, reopened and rescheduled; a task made by
+hand may be deleted, a completion-plan task may not (it is completed instead).
 """
 
 from django.db import transaction
@@ -30,6 +29,7 @@ from keel.activities.services import (
     activity_log,
     task_complete,
     task_create,
+    task_delete,
     task_reopen,
     task_reschedule,
 )
@@ -154,3 +154,11 @@ def task_update(request: HttpRequest, task_id: Id, payload: TaskPatch) -> Task:
         if payload.due_at is not None:
             task_reschedule(task=task, by=user, due_at=payload.due_at)
     return _task_visible(user, task_id)
+
+
+@tasks.delete("/{task_id}", response={204: None, **WRITE_ERRORS})
+def task_delete_op(request: HttpRequest, task_id: Id) -> Status[None]:
+    """Delete a task made by hand; a completion-plan task is completed, never deleted (422)."""
+    user = actor(request)
+    task_delete(task=_task_visible(user, task_id), by=user)
+    return Status(204, None)

@@ -195,6 +195,19 @@ def task_reopen(*, task: Task, by: User) -> Task:
 
 
 @transaction.atomic
+def task_delete(*, task: Task, by: User) -> None:
+    """Delete a task made by hand. A completion-plan task is the stage's plan: complete it."""
+    ensure_can_edit_task(by, task)
+    if task.source == TaskSource.PLAN_STEP:
+        raise InvalidInput(
+            f"“{task.title}” is a step of the deal's completion plan: complete it rather "
+            "than delete it."
+        )
+    audit_record(actor=by, action="task.delete", obj=task, summary=task.title)
+    task.delete()
+
+
+@transaction.atomic
 def task_reschedule(*, task: Task, by: User, due_at: datetime) -> Task:
     """Move an open task's due date, to today at the earliest."""
     ensure_can_edit_task(by, task)

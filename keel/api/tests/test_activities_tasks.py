@@ -8,6 +8,7 @@ from django.utils import timezone
 from keel.activities.models import Activity, Task
 from keel.activities.services import activity_log
 from keel.activities.tests.factories import TaskFactory
+from keel.core.models import AuditEntry
 from keel.crm.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +74,16 @@ def test_a_manager_gives_a_task(api_as, mary, alice, sam):
     assert given.json()["owner"]["id"] == alice.pk
     refused = api.post("/tasks", {"title": "Call Acme", "owner_id": sam.pk})
     assert refused.status_code == 403
+
+
+def test_a_task_made_by_hand_is_deleted_a_plan_task_is_not(api_as, alice, deal) -> None:
+    api = api_as(alice)
+    plan_task = deal.tasks.filter(owner=alice).first()
+    response = api.delete(f"/tasks/{plan_task.pk}")
+    assert response.status_code == 422 and "completion plan" in response.json()["detail"]
+    assert Task.objects.filter(pk=plan_task.pk).exists()
+    made = api.post("/tasks", {"title": "Send the brochure", "due_at": "2030-01-02T09:00:00Z"})
+    task_id = made.json()["id"]
+    assert api.delete(f"/tasks/{task_id}").status_code == 204
+    assert not Task.objects.filter(pk=task_id).exists()
+    assert AuditEntry.objects.filter(action="task.delete", object_id=str(task_id)).exists()

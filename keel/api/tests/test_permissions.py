@@ -179,6 +179,13 @@ OPERATIONS = [
         _but(200, salesperson_other_team=404, specialist=403, marketer=404, viewer=404),
     ),
     Operation(
+        "tasks.delete",
+        "DELETE",
+        "/tasks/{w.task.pk}",
+        None,
+        _but(204, salesperson_other_team=404, specialist=403, marketer=404, viewer=404),
+    ),
+    Operation(
         "events.bulk",
         "POST",
         "/events/bulk",
@@ -232,7 +239,7 @@ def _state(world: World) -> dict[str, Any]:
         "contact": Contact.objects.values_list("updated_at", "title", "inquired_at").get(
             pk=world.contact.pk
         ),
-        "task": Task.objects.values_list("done_at", "due_at").get(pk=world.task.pk),
+        "task": Task.objects.values_list("done_at", "due_at").filter(pk=world.task.pk).first(),
     }
 
 
