@@ -5,7 +5,7 @@ stages), so every rule about a row's content lives here and is tested without on
 """
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ from keel.imports.presets import (
     field_specs,
 )
 
+PROGRESS_ROWS = 5000  # rows checked between two reports of progress
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -160,6 +161,32 @@ def records_check(
     date_format: str = "",
 ) -> Checked:
     """Every row of `table` parsed into a record of `kind`, or reported as a problem."""
+    steps = records_check_steps(
+        table=table,
+        kind=kind,
+        resolved=resolved,
+        stages=stages,
+        stage_map=stage_map,
+        date_format=date_format,
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            checked: Checked = finished.value
+            return checked
+
+
+def records_check_steps(
+    *,
+    table: Table,
+    kind: str,
+    resolved: Resolved,
+    stages: Sequence[StageInfo] = (),
+    stage_map: Mapping[str, str] | None = None,
+    date_format: str = "",
+) -> Generator[int, None, Checked]:
+    """`records_check`, yielding how many rows it has checked every PROGRESS_ROWS rows."""
     specs = field_specs(kind)
     headers = table.headers
     index = {h: i for i, h in enumerate(headers)}
@@ -202,7 +229,9 @@ def records_check(
     }
     typed = [(f, i, specs[f], converters.get(specs[f].type)) for f, i in columns.items()]
     records: list[Record] = []
-    for line, values in table.rows:
+    for done, (line, values) in enumerate(table.rows):
+        if done % PROGRESS_ROWS == 0:
+            yield done
         if line in rejected:
             continue
         record = Record(line=line, values={}, lines=[line])
@@ -253,6 +282,7 @@ def records_check(
         records = _one_per_key(records, kind, bad)
     records = [r for r in records if not rejected.intersection(r.lines)]
     total = len(table.rows)
+    yield total
     return Checked(records, sorted(problems), rejected, total, unknown, order)
 
 

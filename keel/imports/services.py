@@ -7,15 +7,19 @@ twice changes nothing the second time. Bad rows are reported with line, column a
 reason; while any row is bad nothing is written unless the user accepts skipping them.
 New rows go in through the driver's bulk path (core/bulk.py) with ids reserved first;
 changed rows through bulk_update; the whole batch commits or nothing does.
+
+The work is one generator, `import_steps`, that yields a `Step` as it goes: `import_run`
+drains it for callers that take progress as a callback (the CLI's bar), and the web page
+streams each step to the browser while the request runs, with no worker or thread.
 """
 
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
@@ -32,7 +36,7 @@ from keel.imports.access import ensure_can_import
 from keel.imports.models import ImportRun, RunStatus
 from keel.imports.parse import FileUnreadable, Problem, Table, table_read
 from keel.imports.presets import mapping_resolve
-from keel.imports.records import Record, StageInfo, lost_reason_map, records_check
+from keel.imports.records import Record, StageInfo, lost_reason_map, records_check_steps
 from keel.pipeline.models import (
     Deal,
     ProcessVersion,
@@ -54,6 +58,17 @@ ERRORS_KEPT = 1000  # problems kept on the run; the rejected-rows file holds the
 class ImportFile:
     name: str
     data: bytes
+
+
+class Step(NamedTuple):
+    """How far an import has got: `done` of `total` in `phase`; a total of 0 is not counted."""
+
+    phase: str
+    done: int
+    total: int
+
+
+Steps = Iterator[Step]
 
 
 # --- entry points -----------------------------------------------------------------------
@@ -93,18 +108,56 @@ def import_run(
     run: ImportRun | None = None,
     progress: Progress | None = None,
 ) -> ImportRun:
-    """Import `file` as `kind`; the run records what happened, whatever happened.
+    """`import_steps` to the end, telling `progress(phase, done, total)` of each step."""
+    steps = import_steps(
+        by=by,
+        file=file,
+        kind=kind,
+        mapping=mapping,
+        stage_map=stage_map,
+        process=process,
+        dry_run=dry_run,
+        skip_bad=skip_bad,
+        date_format=date_format,
+        run=run,
+    )
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as finished:
+            result: ImportRun = finished.value
+            return result
+        if progress is not None:
+            progress(*step)
+
+
+def import_steps(
+    *,
+    by: User,
+    file: ImportFile,
+    kind: str,
+    mapping: str | Mapping[str, str] = "",
+    stage_map: Mapping[str, str] | None = None,
+    process: SalesProcess | None = None,
+    dry_run: bool = False,
+    skip_bad: bool = False,
+    date_format: str = "",
+    run: ImportRun | None = None,
+) -> Generator[Step, None, ImportRun]:
+    """Import `file` as `kind`, yielding its progress; the run records what happened.
 
     `mapping` is a preset name ("" to pick by the headers) or {field: header} over the
     best preset ("" as a header drops a field). A dry run checks and counts, writes no
     records. With bad rows, nothing is written unless `skip_bad`. Raises InvalidInput for
     a file that cannot be read or mapped, NotAllowed, and a DatabaseError that broke the
     write (after recording the run as failed; nothing of the batch stays).
+
+    The generator's return value is the run. Closed before it finishes (the page streaming
+    it was left), it rolls the batch back and records the run as interrupted.
     """
     ensure_can_import(by, kind)
-    report = progress or (lambda phase, done, total: None)
     process = _process(kind, process)
-    report("Reading", 0, 1)
+    yield Step("Reading", 0, 0)
     try:
         table = table_read(name=file.name, data=file.data)
     except FileUnreadable as error:
@@ -120,8 +173,7 @@ def import_run(
     if process and version is None:
         raise InvalidInput(f"The process {process} has no version yet: import one first.")
     stages = list(version_stages(version.pk)) if version else []
-    report("Checking", 0, len(table.rows))
-    checked = records_check(
+    checking = records_check_steps(
         table=table,
         kind=kind,
         resolved=resolved,
@@ -129,6 +181,15 @@ def import_run(
         stage_map=stage_map or {},
         date_format=date_format,
     )
+    total = len(table.rows)
+    while True:
+        try:
+            done = next(checking)
+        except StopIteration as finished:
+            checked = finished.value
+            break
+        yield Step("Checking", done, total)
+    yield Step("Matching", 0, 0)
     run = run or ImportRun(by=by, file_name=file.name[:255], kind=kind)
     run.preset, run.mapping, run.stage_map = (
         resolved.preset,
@@ -153,7 +214,8 @@ def import_run(
     run.save()
     try:
         with transaction.atomic():
-            plan.write(context, report)
+            yield from plan.write(context)
+            yield Step("Finishing", 0, 0)
             funnel_recompute(contact_ids=plan.contact_ids, company_ids=plan.company_ids)
             run.status, run.finished_at, run.source = RunStatus.COMMITTED, timezone.now(), None
             run.save()
@@ -167,6 +229,12 @@ def import_run(
     except DatabaseError as error:
         run.status, run.finished_at = RunStatus.FAILED, timezone.now()
         run.failure = f"The database refused the batch, so none of it was written: {error}"
+        run.save()
+        raise
+    except GeneratorExit:
+        # Closed mid-write: atomic has rolled the batch back as the exit went through it.
+        run.status, run.finished_at = RunStatus.FAILED, timezone.now()
+        run.failure = "The import was interrupted before it finished, so none of it was written."
         run.save()
         raise
     return run
@@ -243,15 +311,15 @@ class _Plan:
     unchanged: int = 0
     contact_ids: set[int] = field(default_factory=set)
     company_ids: set[int] = field(default_factory=set)
-    steps: list[Callable[[_Context, Progress], None]] = field(default_factory=list)
+    steps: list[Callable[[_Context], Steps]] = field(default_factory=list)
 
     def bad(self, record: Record, column: str, reason: str) -> None:
         for line in record.lines or [record.line]:
             self.problems.append(Problem(line, column, reason))
 
-    def write(self, context: _Context, report: Progress) -> None:
+    def write(self, context: _Context) -> Steps:
         for step in self.steps:
-            step(context, report)
+            yield from step(context)
 
 
 class _Companies:
@@ -302,10 +370,10 @@ class _Companies:
         """A company's id, for one this import adds its id in the database."""
         return self.ids[-1 - pk] if pk < 0 else pk
 
-    def insert_new(self, context: _Context, report: Progress) -> None:
+    def insert_new(self, context: _Context) -> Steps:
         self.ids = _ids(Company, len(self.new))
         if self.new:
-            report("Writing new companies", 0, len(self.new))
+            yield Step("Writing new companies", 0, len(self.new))
             now = context.now
             rows = [(pk, *row[1:], now, now) for pk, row in zip(self.ids, self.new, strict=True)]
             _load(Company, [*self.new_fields, "created_at", "updated_at"], rows)
@@ -409,8 +477,8 @@ def _companies_plan(records: list[Record], context: _Context) -> _Plan:
     plan.created, plan.updated = len(new), len(changed)
     plan.unchanged = len(matched) - len(changed)
 
-    def write(context: _Context, report: Progress) -> None:
-        report("Writing companies", 0, len(new))
+    def write(context: _Context) -> Steps:
+        yield Step("Writing companies", 0, len(new))
         ids = _ids(Company, len(new))
         now = context.now
         rows = [
@@ -495,9 +563,9 @@ def _contacts_plan(records: list[Record], context: _Context) -> _Plan:
     plan.created, plan.updated = len(new), len(changed)
     plan.unchanged = len(matched) - len(changed)
 
-    def write(context: _Context, report: Progress) -> None:
-        companies.insert_new(context, report)
-        report("Writing contacts", 0, len(new))
+    def write(context: _Context) -> Steps:
+        yield from companies.insert_new(context)
+        yield Step("Writing contacts", 0, len(new))
         ids = _ids(Contact, len(new))
         now = context.now
         rows = [
@@ -679,20 +747,20 @@ def _deals_plan(records: list[Record], context: _Context) -> _Plan:
     updates = _deals_updates(matched, context, plan, companies)
     plan.created = len(new_deals)
 
-    def write(context: _Context, report: Progress) -> None:
-        companies.insert_new(context, report)
+    def write(context: _Context) -> Steps:
+        yield from companies.insert_new(context)
         real = companies.real
         ids = _ids(Deal, len(new_deals))
         total = len(new_deals)
         for start in range(0, total, CHUNK):
-            report("Writing deals", start, total)
+            yield Step("Writing deals", start, total)
             chunk = new_deals[start : start + CHUNK]
             rows_load(
                 model=Deal,
                 fields=_DEAL_COLUMNS,
                 rows=[(ids[row[0]], row[1], real(row[2]), *row[3:]) for row in chunk],
             )
-        report("Writing deals", total, total)
+        yield Step("Writing deals", total, total)
         change_rows = [
             (deal, version.pk, frm.pk if frm else None, to.pk, at, lost)
             for deal, frm, to, at, lost in new_changes
@@ -700,7 +768,7 @@ def _deals_plan(records: list[Record], context: _Context) -> _Plan:
         change_ids = _ids(StageChange, len(change_rows) + len(updates.changes))
         total = len(change_rows)
         for start in range(0, total, CHUNK):
-            report("Writing stage history", start, total)
+            yield Step("Writing stage history", start, total)
             chunk = change_rows[start : start + CHUNK]
             rows_load(
                 model=StageChange,
@@ -709,7 +777,7 @@ def _deals_plan(records: list[Record], context: _Context) -> _Plan:
                     (change_ids[start + i], ids[row[0]], *row[1:]) for i, row in enumerate(chunk)
                 ],
             )
-        report("Writing stage history", total, total)
+        yield Step("Writing stage history", total, total)
         updates.write(change_ids[len(change_rows) :], context, real)
         plan.company_ids.update(real(row[2]) for row in new_deals)
         plan.company_ids.update(updates.company_ids)
@@ -913,8 +981,8 @@ def _activities_plan(records: list[Record], context: _Context) -> _Plan:
             plan.unchanged += 1
     plan.created, plan.updated = len(new), len(changed)
 
-    def write(context: _Context, report: Progress) -> None:
-        report("Writing activities", 0, len(new))
+    def write(context: _Context) -> Steps:
+        yield Step("Writing activities", 0, len(new))
         ids = _ids(Activity, len(new))
         rows = [(pk, *row, context.now) for pk, row in zip(ids, new, strict=True)]
         fields = ["id", "type", "at", "by_id", "deal_id", "contact_id", "company_id"]

@@ -1,30 +1,46 @@
 """The import pages: upload → map columns and stages → dry run → commit → the run's page.
 
 Who may import what is decided by imports/access.py, on every page and again in the
-service. The commit runs in the request: an import of tens of thousands of rows takes
-seconds (see bench/imports.py), and the run's page shows the outcome when it returns.
+service. The dry run and the commit run in the request: an import of tens of thousands of
+rows takes seconds (see bench/imports.py), so their answer is a streamed page that shows
+the service's steps as they happen and then sends the browser on to the next page. No
+worker is involved; closing the page stops the import, and then nothing of it is written.
 """
+
+import json
+import logging
+import time
+from collections.abc import Generator, Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keel.accounts.models import User
-from keel.core.exceptions import InvalidInput, NotAllowed
+from keel.core.exceptions import InvalidInput, KeelError, NotAllowed
 from keel.imports.access import can_import, importable_kinds, run_visible, runs_visible_to
 from keel.imports.forms import MappingForm, UploadForm
 from keel.imports.models import ImportRun, RunStatus
 from keel.imports.presets import field_specs
 from keel.imports.selectors import process_stage_names, run_preview
-from keel.imports.services import ImportFile, import_run, import_upload
+from keel.imports.services import ImportFile, Step, import_steps, import_upload
 from keel.pipeline.models import SalesProcess
 from keel.web.lists import listing
 
 SORTS = {"created": ("created_at", "id"), "file": ("file_name", "id")}
 SHOWN_PROBLEMS = 200
+STEP_SECONDS = 0.3  # at most one progress update a phase in this time
+STEPS_MARK = "<!-- steps -->"
+
+# Where Django reports a view's exception (and mails the admins): past the 200, ours to do.
+request_logger = logging.getLogger("django.request")
 
 
 def _user(request: HttpRequest) -> User:
@@ -97,7 +113,7 @@ def _mapping_form(request: HttpRequest, run: ImportRun) -> MappingForm:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
-def run_map(request: HttpRequest, pk: int) -> HttpResponse:
+def run_map(request: HttpRequest, pk: int) -> HttpResponseBase:
     run = run_visible(user=_user(request), pk=pk)
     user = _importer(request, run.kind)
     if run.status not in (RunStatus.UPLOADED, RunStatus.DRY_RUN) or not run.source:
@@ -108,24 +124,20 @@ def run_map(request: HttpRequest, pk: int) -> HttpResponse:
         mapping = {
             name: form.cleaned_data["mapping"].get(name, "") for name in field_specs(run.kind)
         }
-        try:
-            import_run(
-                by=user,
-                file=ImportFile(name=run.file_name, data=bytes(run.source)),
-                kind=run.kind,
-                mapping=mapping,
-                stage_map=form.cleaned_data["stage_map"],
-                process=form.cleaned_data.get("process"),
-                date_format=form.cleaned_data["date_format"],
-                dry_run=True,
-                run=run,
-            )
-        except NotAllowed:
-            raise PermissionDenied from None
-        except InvalidInput as error:
-            form.add_error(None, error.message)
-        else:
-            return redirect("imports:run_detail", pk=run.pk)
+        steps = import_steps(
+            by=user,
+            file=ImportFile(name=run.file_name, data=bytes(run.source)),
+            kind=run.kind,
+            mapping=mapping,
+            stage_map=form.cleaned_data["stage_map"],
+            process=form.cleaned_data.get("process"),
+            date_format=form.cleaned_data["date_format"],
+            dry_run=True,
+            run=run,
+        )
+        back = reverse("imports:run_map", args=[run.pk])
+        heading = f"Checking {run.file_name}"
+        return _progress_page(request, run=run, heading=heading, steps=steps, back=back)
     status = 400 if request.method == "POST" else 200
     return render(request, "imports/map.html", {"run": run, "form": form}, status=status)
 
@@ -148,7 +160,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def run_commit(request: HttpRequest, pk: int) -> HttpResponse:
+def run_commit(request: HttpRequest, pk: int) -> HttpResponseBase:
     run = run_visible(user=_user(request), pk=pk)
     user = _importer(request, run.kind)
     if run.status != RunStatus.DRY_RUN or not run.source:
@@ -156,28 +168,109 @@ def run_commit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("imports:run_detail", pk=run.pk)
     skip_bad = request.POST.get("skip_bad") == "1"
     mapping = {name: run.mapping.get(name, "") for name in field_specs(run.kind)}
+    steps = import_steps(
+        by=user,
+        file=ImportFile(name=run.file_name, data=bytes(run.source)),
+        kind=run.kind,
+        mapping=mapping,
+        stage_map=run.stage_map,
+        process=run.process,
+        date_format=run.date_format,
+        skip_bad=skip_bad,
+        run=run,
+    )
+    back = reverse("imports:run_detail", args=[run.pk])
+    heading = f"Importing {run.file_name}"
+    return _progress_page(request, run=run, heading=heading, steps=steps, back=back)
+
+
+def _progress_page(
+    request: HttpRequest,
+    *,
+    run: ImportRun,
+    heading: str,
+    steps: Generator[Step, None, ImportRun],
+    back: str,
+) -> StreamingHttpResponse:
+    """A page that shows `steps` as the import takes them, then sends the browser on.
+
+    The page around the steps is rendered here, in the request, so the CSRF token and the
+    session are settled before the middleware sees the response; the import itself runs as
+    the body is sent. `back` is where a refused import sends the person to put it right.
+    """
+    page = render_to_string(
+        "imports/progress.html", {"run": run, "heading": heading}, request=request
+    )
+    top, bottom = page.split(STEPS_MARK, 1)
+    # One generator, so that closing the response (the page was left) closes the import.
+    body = _progress_body(request, run=run, steps=steps, top=top, bottom=bottom, back=back)
+    response = StreamingHttpResponse(body, content_type="text/html; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # a proxy such as nginx passes each step on at once
+    return response
+
+
+def _progress_body(
+    request: HttpRequest,
+    *,
+    run: ImportRun,
+    steps: Generator[Step, None, ImportRun],
+    top: str,
+    bottom: str,
+    back: str,
+) -> Iterator[str]:
+    """The steps, then the outcome; closed early (the page was left), the import rolls back."""
+    done_url = reverse("imports:run_detail", args=[run.pk])
+    yield top
     try:
-        run = import_run(
-            by=user,
-            file=ImportFile(name=run.file_name, data=bytes(run.source)),
-            kind=run.kind,
-            mapping=mapping,
-            stage_map=run.stage_map,
-            process=run.process,
-            date_format=run.date_format,
-            skip_bad=skip_bad,
-            run=run,
+        run = yield from _step_scripts(steps)
+    except KeelError as error:
+        yield _progress_end(error.message, back, failed=True)
+    except DatabaseError:
+        yield _progress_end(run.failure, done_url, failed=True)
+    except Exception:
+        request_logger.exception(
+            "Import run %s stopped while its page was streamed",
+            run.pk,
+            extra={"status_code": 500, "request": request},
         )
-    except NotAllowed:
-        raise PermissionDenied from None
-    except InvalidInput as error:
-        messages.error(request, error.message)
-        return redirect("imports:run_detail", pk=run.pk)
-    if run.status == RunStatus.COMMITTED:
-        messages.success(request, f"Imported: {run.created} created, {run.updated} updated.")
+        message = "Something went wrong and the import stopped; nothing of it was written."
+        yield _progress_end(message, done_url, failed=True)
     else:
-        messages.error(request, run.failure)
-    return redirect("imports:run_detail", pk=run.pk)
+        yield _progress_end(_outcome(run), done_url)
+    finally:
+        steps.close()  # now, not when collected: a half-done import must roll back at once
+    yield bottom
+
+
+def _step_scripts(steps: Generator[Step, None, ImportRun]) -> Generator[str, None, ImportRun]:
+    """A script call per step, at most one a phase each STEP_SECONDS; returns the run."""
+    phase, sent = "", 0.0
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as finished:
+            run: ImportRun = finished.value
+            return run
+        now = time.monotonic()
+        if step.phase != phase or now - sent >= STEP_SECONDS:
+            phase, sent = step.phase, now
+            call = json.dumps(list(step)).replace("<", "\\u003c")
+            yield f"<script>keelImportStep(...{call})</script>\n"
+
+
+def _outcome(run: ImportRun) -> str:
+    if run.status == RunStatus.COMMITTED:
+        return f"Imported: {run.created} created, {run.updated} updated, {run.unchanged} unchanged."
+    if run.status == RunStatus.DRY_RUN:
+        return f"Checked: {run.created} to create, {run.updated} to update, {run.rejected} bad."
+    return run.failure
+
+
+def _progress_end(message: str, url: str, *, failed: bool = False) -> str:
+    link = "Back to the import" if failed else "Continue"
+    context = {"message": message, "url": url, "link": link, "failed": failed}
+    return render_to_string("imports/progress_end.html", context)
 
 
 @require_safe

@@ -1,7 +1,10 @@
 """The web flow end to end with the test client, and who may use it."""
 
+from collections.abc import Mapping
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 
@@ -26,6 +29,15 @@ def _upload(client: Client, name: str, kind: str) -> ImportRun:
     assert response.status_code == 302
     assert response["Location"] == reverse("imports:run_map", args=[run.pk])
     return run
+
+
+def _streamed(client: Client, url: str, data: Mapping[str, str] | None = None) -> str:
+    """POST to a page that streams an import's progress, and the page once it has run."""
+    response = client.post(url, data or {})
+    assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    return b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
 
 
 def _map_post(client: Client, run: ImportRun, stage_map: dict[str, str]) -> dict[str, str]:
@@ -55,10 +67,10 @@ def test_upload_map_dry_run_commit_and_again(mary: User, new_business: SalesProc
         "Contract Sent": "Proposal",
         "Closed Won": "Intake",
     }
-    response = client.post(
-        reverse("imports:run_map", args=[run.pk]), _map_post(client, run, stages)
+    page = _streamed(
+        client, reverse("imports:run_map", args=[run.pk]), _map_post(client, run, stages)
     )
-    assert response.status_code == 302
+    assert 'location.replace("/imports/' in page
     run.refresh_from_db()
     assert (run.status, run.created, run.rejected, run.unknown_stages) == (
         RunStatus.DRY_RUN,
@@ -74,23 +86,23 @@ def test_upload_map_dry_run_commit_and_again(mary: User, new_business: SalesProc
     assert b"Closed Lost" in rejected.content
 
     stages["Closed Lost"] = "Lost"
-    client.post(reverse("imports:run_map", args=[run.pk]), _map_post(client, run, stages))
+    _streamed(client, reverse("imports:run_map", args=[run.pk]), _map_post(client, run, stages))
     run.refresh_from_db()
     assert (run.created, run.rejected) == (4, 0)
     assert not Deal.objects.exists()
-    response = client.post(reverse("imports:run_commit", args=[run.pk]))
-    assert response.status_code == 302
+    _streamed(client, reverse("imports:run_commit", args=[run.pk]))
     run.refresh_from_db()
     assert run.status == RunStatus.COMMITTED
     assert Deal.objects.count() == 4
     assert "Committed" in client.get(reverse("imports:run_detail", args=[run.pk])).content.decode()
     # Committed runs are not committed twice.
-    client.post(reverse("imports:run_commit", args=[run.pk]))
+    response = client.post(reverse("imports:run_commit", args=[run.pk]))
+    assert response.status_code == 302
     assert Deal.objects.count() == 4
 
     again = _upload(client, "hubspot_deals.csv", "deals")
-    client.post(reverse("imports:run_map", args=[again.pk]), _map_post(client, again, stages))
-    client.post(reverse("imports:run_commit", args=[again.pk]))
+    _streamed(client, reverse("imports:run_map", args=[again.pk]), _map_post(client, again, stages))
+    _streamed(client, reverse("imports:run_commit", args=[again.pk]))
     again.refresh_from_db()
     assert (again.status, again.created, again.updated, again.unchanged) == (
         RunStatus.COMMITTED,
@@ -107,10 +119,11 @@ def test_committing_with_bad_rows_needs_the_explicit_skip(mary: User) -> None:
     text = "name,domain\nAcme,acme.example\nAcme again,acme.example\n"
     run = import_upload(by=mary, file=csv_file(text, "companies.csv"), kind="companies")
     data = {"column_0": "name", "column_1": "domain", "date_format": ""}
-    client.post(reverse("imports:run_map", args=[run.pk]), data)
+    _streamed(client, reverse("imports:run_map", args=[run.pk]), data)
     run.refresh_from_db()
     assert (run.created, run.rejected) == (1, 1)
-    client.post(reverse("imports:run_commit", args=[run.pk]))
+    page = _streamed(client, reverse("imports:run_commit", args=[run.pk]))
+    assert "1 bad row(s): nothing was written." in page
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and not Company.objects.exists()
 
@@ -119,11 +132,12 @@ def test_skip_bad_commits_the_good_rows(mary: User) -> None:
     client = _client(mary)
     text = "name,domain\nAcme,acme.example\nAcme again,acme.example\n"
     run = import_upload(by=mary, file=csv_file(text, "companies.csv"), kind="companies")
-    client.post(
+    _streamed(
+        client,
         reverse("imports:run_map", args=[run.pk]),
         {"column_0": "name", "column_1": "domain", "date_format": ""},
     )
-    client.post(reverse("imports:run_commit", args=[run.pk]), {"skip_bad": "1"})
+    _streamed(client, reverse("imports:run_commit", args=[run.pk]), {"skip_bad": "1"})
     run.refresh_from_db()
     assert run.status == RunStatus.COMMITTED
     assert list(Company.objects.values_list("name", flat=True)) == ["Acme"]

@@ -13,7 +13,7 @@ from keel.core.models import AuditEntry
 from keel.crm.models import Company, Contact
 from keel.imports import services
 from keel.imports.models import ImportRun, RunStatus
-from keel.imports.services import import_run
+from keel.imports.services import Step, import_run, import_steps
 from keel.imports.tests.conftest import (
     HUBSPOT_STAGES,
     PIPEDRIVE_STAGES,
@@ -174,6 +174,50 @@ def test_an_interrupted_import_leaves_nothing_behind(
     run = ImportRun.objects.get()
     assert run.status == RunStatus.FAILED
     assert "none of it was written" in run.failure
+
+
+def test_closing_the_steps_midway_writes_nothing_and_says_so(
+    mary: User, new_business: SalesProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "CHUNK", 1)
+    steps = import_steps(
+        by=mary, file=fixture_file("hubspot_deals.csv"), kind="deals", stage_map=HUBSPOT_STAGES
+    )
+    for step in steps:
+        if step == Step("Writing deals", 2, 4):
+            break
+    assert Deal.objects.count() == 2
+    steps.close()  # what the web page does when the browser goes away
+    assert not Deal.objects.exists()
+    assert not Company.objects.exists()
+    run = ImportRun.objects.get()
+    assert run.status == RunStatus.FAILED
+    assert run.failure == (
+        "The import was interrupted before it finished, so none of it was written."
+    )
+
+
+def test_import_run_reports_each_step_it_takes(mary: User, new_business: SalesProcess) -> None:
+    seen: list[tuple[str, int, int]] = []
+    file = fixture_file("hubspot_deals.csv")
+    import_run(
+        by=mary,
+        file=file,
+        kind="deals",
+        stage_map=HUBSPOT_STAGES,
+        progress=lambda *step: seen.append(step),
+    )
+    phases = list(dict.fromkeys(phase for phase, _, _ in seen))
+    assert phases == [
+        "Reading",
+        "Checking",
+        "Matching",
+        "Writing new companies",
+        "Writing deals",
+        "Writing stage history",
+        "Finishing",
+    ]
+    assert ("Writing deals", 4, 4) in seen
 
 
 def test_companies_upsert_by_external_id_then_domain(mia: User) -> None:
