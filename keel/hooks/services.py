@@ -279,3 +279,31 @@ def delivery_retry(*, delivery: WebhookDelivery, by: User) -> WebhookDelivery:
     delivery.save(update_fields=["status", "next_attempt_at"])
     _enqueue_on_commit(delivery)
     return delivery
+
+
+# How long a due or started attempt may go unfinished before a sweep sends it again: far
+# longer than an attempt can take (transport's timeout), so a live attempt is never doubled.
+STUCK_AFTER = timedelta(minutes=10)
+
+
+@transaction.atomic
+def deliveries_requeue(*, now: datetime | None = None) -> int:
+    """Queue again the deliveries nothing will send: due long ago with no task (the process
+    stopped between commit and queueing), or claimed by a worker that died mid-attempt.
+
+    Run it now and then (`keel webhooks_requeue`, e.g. from cron); a delivery that is also
+    still queued is sent once, since each attempt claims it first.
+    """
+    now = now or timezone.now()
+    waiting = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+    stale = now - STUCK_AFTER
+    orphans = WebhookDelivery.objects.filter(
+        status__in=waiting, next_attempt_at=None, last_attempt_at__lte=stale
+    )
+    orphan_ids = list(orphans.values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=orphan_ids).update(next_attempt_at=now)  # due again
+    overdue = WebhookDelivery.objects.filter(status__in=waiting, next_attempt_at__lte=stale)
+    ids = [*orphan_ids, *overdue.values_list("pk", flat=True)]
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: _enqueue(delivery_id=pk, at=None))  # type: ignore[misc]
+    return len(ids)

@@ -4,6 +4,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -185,3 +186,36 @@ def test_without_a_queue_the_first_attempt_runs_at_commit_and_retries_wait(
     assert (delivery.status, delivery.attempts, len(receiver.requests)) == ("failed", 1, 1)
     assert delivery.next_attempt_at is not None
     assert not DBTaskResult.objects.exists()
+
+
+def test_a_sweep_sends_deliveries_that_nothing_would_send(
+    receiver, run_worker, django_capture_on_commit_callbacks
+):
+    endpoint = WebhookEndpointFactory(url=receiver.url)
+    long_ago = timezone.now() - timedelta(hours=1)
+    # Saved but never queued (the process stopped between commit and queueing) ...
+    lost = WebhookDelivery.objects.create(
+        endpoint=endpoint, event="deal.won", payload={"id": "a"}, next_attempt_at=long_ago
+    )
+    # ... claimed by a worker that died mid-attempt ...
+    orphan = WebhookDelivery.objects.create(
+        endpoint=endpoint, event="deal.won", payload={"id": "b"}, next_attempt_at=None,
+        attempts=1, last_attempt_at=long_ago,
+    )  # fmt: skip
+    # ... and one that is merely waiting for its scheduled retry: left alone.
+    waiting = WebhookDelivery.objects.create(
+        endpoint=endpoint, event="deal.won", payload={"id": "c"},
+        next_attempt_at=timezone.now() + timedelta(minutes=5),
+    )  # fmt: skip
+    assert not queued()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("webhooks_requeue")
+    assert len(queued()) == 2
+    run_worker()
+
+    lost.refresh_from_db()
+    orphan.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (lost.status, orphan.status, waiting.status) == ("succeeded", "succeeded", "pending")
+    assert orphan.attempts == 2 and len(receiver.requests) == 2
