@@ -18,7 +18,7 @@ from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.services import audit_record, model_update, validate
 from keel.crm.models import Channel, Company, Contact
 from keel.crm.services import funnel_recompute
-from keel.pipeline.access import deals_visible_to
+from keel.pipeline.access import deals_visible_to, ensure_can_edit_deal
 
 if TYPE_CHECKING:
     from keel.pipeline.models import Deal, Stage
@@ -80,9 +80,13 @@ def activity_log(
     duration_minutes: int | None = None,
     notes: str = "",
 ) -> Activity:
-    """Log a touch. Any selling role may log on any record; the funnel stage follows."""
+    """Log a touch. Selling roles and marketers log on contacts and companies; on a deal,
+    only those who may edit it (the touch is evidence its exit criteria count). The funnel
+    stage follows."""
     if not by.is_active or by.role not in SELLING_ROLES | {Role.MARKETER}:
         raise NotAllowed(f"{by} may not log activities.")
+    if deal is not None:
+        ensure_can_edit_deal(by, deal)
     if type not in ActivityType.values:
         raise InvalidInput(f"{type!r} is not an activity type.")
     if outcome and outcome not in Outcome.values:

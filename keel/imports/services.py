@@ -13,8 +13,6 @@ drains it for callers that take progress as a callback (the CLI's bar), and the 
 streams each step to the browser while the request runs, with no worker or thread.
 """
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +23,11 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.accounts.permissions import manages
 from keel.activities.models import Activity
 from keel.core.bulk import rows_load
-from keel.core.exceptions import InvalidInput
+from keel.core.exceptions import InvalidInput, StaleVersion
+from keel.core.export import csv_lines
 from keel.core.money import default_currency
 from keel.core.services import audit_record
 from keel.crm.models import Company, Contact
@@ -37,6 +37,7 @@ from keel.imports.models import ImportRun, RunStatus
 from keel.imports.parse import FileUnreadable, Problem, Table, table_read
 from keel.imports.presets import mapping_resolve
 from keel.imports.records import Record, StageInfo, lost_reason_map, records_check_steps
+from keel.pipeline.access import deals_editable_by
 from keel.pipeline.models import (
     Deal,
     ProcessVersion,
@@ -231,6 +232,10 @@ def import_steps(
         run.failure = f"The database refused the batch, so none of it was written: {error}"
         run.save()
         raise
+    except StaleVersion as error:
+        run.status, run.finished_at, run.failure = RunStatus.FAILED, timezone.now(), str(error)
+        run.save()
+        raise
     except GeneratorExit:
         # Closed mid-write: atomic has rolled the batch back as the exit went through it.
         run.status, run.finished_at = RunStatus.FAILED, timezone.now()
@@ -262,16 +267,14 @@ def _counts(
 
 
 def rejected_rows_csv(*, table: Table, problems: Sequence[Problem]) -> str:
-    """The rejected rows as they were, after their line, column and reason."""
+    """The rejected rows as they were, after their line, column and reason; opened in a
+    spreadsheet to be fixed, so text that would run as a formula is neutralised."""
     by_line = dict(table.rows)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["line", "column", "reason", *table.headers])
-    for problem in problems:
-        values = by_line.get(problem.line, [])
-        cells = ["" if v is None else str(v) for v in values]
-        writer.writerow([problem.line, problem.column, problem.reason, *cells])
-    return out.getvalue()
+    rows = (
+        [problem.line, problem.column, problem.reason, *by_line.get(problem.line, [])]
+        for problem in problems
+    )
+    return "".join(csv_lines(headers=["line", "column", "reason", *table.headers], rows=rows))
 
 
 # --- matching ---------------------------------------------------------------------------
@@ -285,6 +288,16 @@ class _Context:
     stages: list[Stage]
     now: datetime
     _users: dict[str, int] | None = None
+    _teams: dict[int, int | None] | None = None
+
+    def may_act_for(self, user_id: int) -> bool:
+        """Whether the importing user may record work under `user_id`'s name: their own,
+        or someone they manage (the same rule as editing that person's deals)."""
+        if user_id == self.by.pk:
+            return True
+        if self._teams is None:
+            self._teams = dict(User.objects.values_list("pk", "team_id"))
+        return manages(self.by, User(pk=user_id, team_id=self._teams.get(user_id)))
 
     def owner_id(self, value: str | None) -> int:
         """The user an e-mail, name or username names; the importing user if none does."""
@@ -676,6 +689,9 @@ def _deals_plan(records: list[Record], context: _Context) -> _Plan:
         external = values.get("external_id", "")
         pk = existing.get(external) if external else None
         owner = context.owner_id(values.get("owner"))
+        if not context.may_act_for(owner):
+            plan.bad(record, "owner", f"you may not give deals to {values.get('owner')}")
+            continue
         if pk is None:
             company = companies.find_or_add(values=values, owner_id=owner)
             if company is None:
@@ -744,6 +760,7 @@ def _deals_plan(records: list[Record], context: _Context) -> _Plan:
                 (index, previous, to, at, lost_reason if to.kind == StageKind.LOST else "")
             )
             previous = to
+    _editable_only(matched, context, plan)
     updates = _deals_updates(matched, context, plan, companies)
     plan.created = len(new_deals)
 
@@ -805,12 +822,29 @@ class _DealUpdates:
         ]
         _load(StageChange, _CHANGE_COLUMNS, rows)
         if self.deals:
+            _unchanged_since_planned(self.deals)
             for deal in self.deals:
                 deal.updated_at, deal.updated_by_id = context.now, context.by.pk
                 deal.company_id = real(deal.company_id)
                 deal.version += 1
             fields = [*sorted(self.fields), "updated_at", "updated_by", "version"]
             Deal.objects.bulk_update(self.deals, fields, batch_size=500)
+
+
+def _unchanged_since_planned(deals: list[Deal]) -> None:
+    """Lock the deals an import updates; refuse the batch if any changed since it was planned
+    (someone saved one meanwhile): their change would be overwritten, never merged."""
+    planned = {deal.pk: deal.version for deal in deals}
+    current: dict[int, int] = {}
+    for pks in _chunks(list(planned)):
+        locked = Deal.objects.select_for_update().filter(pk__in=pks)
+        current.update(locked.values_list("pk", "version"))
+    changed = [pk for pk, version in planned.items() if current.get(pk) != version]
+    if changed:
+        raise StaleVersion(
+            f"{len(changed)} deal(s) in the file were changed in Keel while the import ran "
+            f"(ids {', '.join(map(str, changed[:10]))}). Nothing was written: run it again."
+        )
 
 
 def _moves(
@@ -835,6 +869,23 @@ def _moves(
             return []
         moves.append((last_at or now, last))
     return [(at, name) for at, name in moves if at is not None]
+
+
+NOT_YOURS = "this deal belongs to someone whose deals you may not change"
+
+
+def _editable_only(matched: dict[int, Record], context: _Context, plan: _Plan) -> None:
+    """Drop from `matched` (as bad rows) the deals the importing user may not change."""
+    editable: set[int] = set()
+    for pks in _chunks(list(matched)):
+        editable.update(
+            deals_editable_by(context.by).filter(pk__in=pks).values_list("pk", flat=True)
+        )
+    for pk in [pk for pk in matched if pk not in editable]:
+        record = matched.pop(pk)
+        plan.bad(
+            record, "external_id", "this deal belongs to someone whose deals you may not change"
+        )
 
 
 def _deals_updates(
@@ -914,6 +965,11 @@ def _activities_plan(records: list[Record], context: _Context) -> _Plan:
         ).values_list("pk", "external_id", "name", "company_id"):
             deals.setdefault(external or "", (pk, company_id))
             deals.setdefault(name, (pk, company_id))
+    editable_deals: set[int] = set()
+    for pks in _chunks([pk for pk, _ in set(deals.values())]):
+        editable_deals.update(
+            deals_editable_by(context.by).filter(pk__in=pks).values_list("pk", flat=True)
+        )
     contact_refs = list({r.values["contact"] for r in records if r.values.get("contact")})
     contacts: dict[str, tuple[int, int | None]] = {}
     for chunk in _chunks(contact_refs):
@@ -951,6 +1007,12 @@ def _activities_plan(records: list[Record], context: _Context) -> _Plan:
                 continue
             company = found_company
         by = context.owner_id(values.get("by"))
+        if not context.may_act_for(by):
+            plan.bad(record, "by", f"you may not log activities as {values.get('by')}")
+            continue
+        if deal is not None and deal not in editable_deals:
+            plan.bad(record, "deal", NOT_YOURS)
+            continue
         keyed.append((record, (values["type"], values["at"], by, deal, contact, company)))
     existing: dict[tuple[Any, ...], Activity] = {}
     ats = list({key[1] for _, key in keyed})

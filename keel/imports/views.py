@@ -21,6 +21,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keel.accounts.models import User
@@ -278,6 +279,7 @@ def _progress_end(message: str, url: str, *, failed: bool = False) -> str:
 def run_rejected(request: HttpRequest, pk: int) -> HttpResponse:
     run = run_visible(user=_user(request), pk=pk)
     response = HttpResponse(run.rejected_csv, content_type="text/csv; charset=utf-8")
-    name = run.file_name.rsplit(".", 1)[0].replace('"', "")
-    response["Content-Disposition"] = f'attachment; filename="{name}-rejected.csv"'
+    name = run.file_name.rsplit(".", 1)[0]
+    disposition = content_disposition_header(True, f"{name}-rejected.csv")
+    response["Content-Disposition"] = disposition or "attachment"
     return response

@@ -205,3 +205,15 @@ def test_no_task_is_given_to_someone_who_left(alice: User, mary: User):
     with pytest.raises(InvalidInput, match="no longer works here"):
         task_create(by=mary, title="Call Acme", due_at=None, owner=alice)
     assert not Task.objects.filter(title="Call Acme").exists()
+
+
+def test_only_someone_who_may_edit_a_deal_logs_evidence_on_it(deal, bob, mary) -> None:
+    from keel.activities.models import Activity
+    from keel.activities.services import activity_log
+    from keel.core.exceptions import NotAllowed
+
+    with pytest.raises(NotAllowed):
+        activity_log(by=bob, type="call", outcome="connected", deal=deal)  # a teammate's deal
+    assert not Activity.objects.exists()
+    activity_log(by=mary, type="call", outcome="connected", deal=deal)  # her team's: allowed
+    assert Activity.objects.count() == 1

@@ -141,7 +141,8 @@ def test_bad_rows_stop_the_import_unless_skipping_them_is_accepted(
     ]
     assert run.unknown_stages == ["Haggling"]
     assert "3,Close Date" in run.rejected_csv
-    assert run.rejected_csv.splitlines()[0].startswith("line,column,reason,Deal Name")
+    # A byte-order mark first, for Excel; then line, column, reason and the row as it was.
+    assert run.rejected_csv.splitlines()[0].startswith("\ufeffline,column,reason,Deal Name")
     assert not Deal.objects.exists() and not Company.objects.exists()
 
     run = import_run(
@@ -285,3 +286,61 @@ def test_who_may_import_what(alice: User, mia: User) -> None:
     with pytest.raises(NotAllowed):
         import_run(by=mia, file=csv_file("Deal Name,Deal Stage\nA,Qualify\n"), kind="deals")
     assert not ImportRun.objects.exists()
+
+
+def test_a_manager_imports_only_into_their_own_teams_book(
+    mary: User, sam: User, alice: User, new_business: SalesProcess
+) -> None:
+    from keel.crm.tests.factories import CompanyFactory
+    from keel.pipeline.services import deal_create
+
+    south = deal_create(
+        by=sam, name="South deal", company=CompanyFactory(name="Southco"), process=new_business
+    )
+    Deal.objects.filter(pk=south.pk).update(external_id="S-1")
+    file = csv_file(
+        "external_id,name,company,owner,amount,stage\n"
+        "S-1,South deal,Southco,mary,999,Qualify\n"  # another team's deal
+        "N-1,New for Sam,Northco,sam,10,Qualify\n"  # a deal given to another team's seller
+        "N-2,New for Alice,Northco,alice,10,Qualify\n"  # fine: Alice is on Mary's team
+    )
+    run = import_run(by=mary, file=file, kind="deals", mapping="keel", skip_bad=True)
+    assert {(line, column) for line, column, _ in run.errors} == {(2, "external_id"), (3, "owner")}
+    south.refresh_from_db()
+    assert (south.owner, south.amount) == (sam, None)
+    assert list(
+        Deal.objects.filter(external_id__startswith="N-").values_list("name", flat=True)
+    ) == ["New for Alice"]
+
+
+def test_a_deal_saved_while_the_import_runs_is_not_overwritten(
+    olivia: User, new_business: SalesProcess
+) -> None:
+    from django.db.models import F
+
+    from keel.core.exceptions import StaleVersion
+
+    import_run(
+        by=olivia,
+        file=csv_file("external_id,name,company,stage\nD1,Acme,Acme,Qualify\n"),
+        kind="deals",
+    )
+    later = csv_file("external_id,name,company,stage,amount\nD1,Acme,Acme,Qualify,900\n")
+    steps = import_steps(by=olivia, file=later, kind="deals")
+    for step in steps:
+        if step.phase.startswith("Writing"):
+            break
+    # Someone saves the deal after the import read it and before it writes.
+    Deal.objects.filter(external_id="D1").update(version=F("version") + 1, next_step="mine")
+    with pytest.raises(StaleVersion, match="changed in Keel while the import ran"):
+        list(steps)
+    run = ImportRun.objects.latest("pk")
+    assert run.status == RunStatus.FAILED and "run it again" in run.failure
+    assert Deal.objects.get(external_id="D1").amount is None  # nothing of the import landed
+
+
+def test_rejected_rows_are_safe_to_open_in_a_spreadsheet(mary: User, new_business) -> None:
+    file = csv_file("external_id,name,company,stage\nX1,=HYPERLINK(1),Acme,Nowhere\n")
+    run = import_run(by=mary, file=file, kind="deals", mapping="keel")
+    assert run.rejected == 1
+    assert "'=HYPERLINK(1)" in run.rejected_csv
