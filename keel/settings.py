@@ -143,6 +143,7 @@ INSTALLED_APPS = [
     "keel.crm",
     "keel.pipeline",
     "keel.activities",
+    "keel.scorecard",
     "keel.leads",
     "keel.imports",
     "keel.hooks",

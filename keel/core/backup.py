@@ -59,8 +59,8 @@ EXCLUDED = {
     "contenttypes.contenttype": "written by natural key, ids made by `keel migrate`",
     "auth.permission": "written by natural key, ids made by `keel migrate`",
 }
-# What `keel migrate` itself writes (the shipped sales processes, their completion plans
-# and audit entries): a database holding only these counts as empty.
+# What `keel migrate` itself writes (the shipped sales processes, their completion plans,
+# the default scorecard metrics and audit entries): a database holding only these counts as empty.
 SEEDED = frozenset(
     {
         "pipeline.salesprocess",
@@ -69,6 +69,7 @@ SEEDED = frozenset(
         "activities.completionplan",
         "activities.completionplanstep",
         "core.auditentry",
+        "scorecard.metric",
     }
 )
 
