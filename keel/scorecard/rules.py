@@ -123,3 +123,62 @@ def value_problems(unit: str, value: Decimal) -> list[str]:
     if unit == Unit.PERCENT and value > 100:
         return ["A percentage is between 0 and 100."]
     return []
+
+
+# Metrics where a smaller figure is the better one: on track means at or under target.
+LOWER_IS_BETTER = frozenset({"sales_cycle_days"})
+
+
+class Pace(StrEnum):
+    ON_TRACK = "on_track"
+    BEHIND = "behind"
+    NO_GOAL = "no_goal"
+    NO_DATA = "no_data"  # a goal, but no year-to-date figure to hold against it
+
+
+# Money figures that are means, not totals: their months do not add up to a year.
+AVERAGE_KEYS = frozenset({"average_deal_size"})
+
+
+def accumulates(*, key: str, unit: str) -> bool:
+    """Whether a metric's months add up to a year (counts, money totals), unlike rates
+    and means (percentages, days, average deal size).
+
+    For a rate or a mean the annual goal is a level to hold every month,
+    not an amount to spread over them: its month's and year-to-date targets are the goal
+    itself, and the year-end projection is the year-to-date figure.
+    """
+    return unit in (Unit.COUNT, Unit.MONEY) and key not in AVERAGE_KEYS
+
+
+def projected_year_end(
+    *,
+    ytd: Decimal,
+    through_month: int,
+    target: Decimal | None = None,
+    phasing: str = Phasing.EVEN,
+    weights: list[object] | None = None,
+) -> Decimal:
+    """Where an accumulating figure ends the year at its current pace.
+
+    With a goal, the pace follows its phasing: `ytd` ÷ the share of the year's target due
+    by `through_month`. Without one (or when nothing is due yet), it is even: ÷ months × 12.
+    """
+    if not 1 <= through_month <= MONTHS:
+        raise ValueError(f"A month is 1 to 12, not {through_month}.")
+    if target is not None:
+        shares = _shares(phasing, weights)
+        due = sum(shares[:through_month])
+        if due > 0:
+            return ytd * sum(shares) / due
+    return ytd * MONTHS / through_month
+
+
+def pace(*, actual: Decimal | None, target: Decimal | None, lower_is_better: bool) -> Pace:
+    """On track when the year-to-date figure meets its year-to-date target."""
+    if target is None:
+        return Pace.NO_GOAL
+    if actual is None:
+        return Pace.NO_DATA
+    met = actual <= target if lower_is_better else actual >= target
+    return Pace.ON_TRACK if met else Pace.BEHIND

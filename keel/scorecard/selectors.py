@@ -41,7 +41,8 @@ Each source table is read by one conditional-aggregate query, only if a requeste
 needs it: at most five queries, however many records there are.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -68,7 +69,7 @@ from keel.leads.models import EventType, MarketingEvent
 from keel.leads.services import INQUIRY_TYPES
 from keel.pipeline.models import Deal, DealStatus
 from keel.scorecard import rules
-from keel.scorecard.models import CaptureMethod, Metric, MetricValue
+from keel.scorecard.models import CaptureMethod, Goal, Metric, MetricStage, MetricValue
 
 TENTH = Decimal("0.1")
 CENT = Decimal("0.01")
@@ -238,3 +239,191 @@ def metric_values(*, month: date, keys: Iterable[str] | None = None) -> dict[str
             if computed & source_keys:
                 figures.update(compute(start, end))
     return {m.key: figures.get(m.key) if m.key in computed else m.entered for m in found}
+
+
+@dataclass(frozen=True)
+class ScorecardRow:
+    """One metric's line: the month, its comparisons, and the year against the goal.
+
+    Every figure may be None: missing, never zero. `change` is this month less last
+    month; `change_percent` is that change over last month × 100, to 0.1, only when last
+    month is above zero.
+    """
+
+    key: str
+    name: str
+    stage: str
+    unit: str
+    lower_is_better: bool
+    this_month: Decimal | None
+    last_month: Decimal | None
+    last_year: Decimal | None
+    change: Decimal | None
+    change_percent: Decimal | None
+    month_target: Decimal | None
+    ytd: Decimal | None
+    ytd_target: Decimal | None
+    projected: Decimal | None
+    pace: rules.Pace
+
+
+@dataclass(frozen=True)
+class ScorecardStep:
+    stage: str
+    label: str
+    rows: list[ScorecardRow]
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    month: date
+    steps: list[ScorecardStep]
+
+    def rows(self) -> Iterator[ScorecardRow]:
+        for step in self.steps:
+            yield from step.rows
+
+
+def _previous_month(month: date) -> date:
+    if month.month == 1:
+        return date(month.year - 1, rules.MONTHS, 1)
+    return date(month.year, month.month - 1, 1)
+
+
+def _ytd_rates(*, month: date, keys: set[str]) -> Figures:
+    """The computed rate and mean metrics among `keys`, over January through `month`."""
+    start, _ = month_bounds(date(month.year, 1, 1))
+    _, end = month_bounds(month)
+    figures: Figures = {}
+    if start <= timezone.now():
+        for compute, source_keys in SOURCES.values():
+            if keys & source_keys:
+                figures.update(compute(start, end))
+    return {key: figures.get(key) for key in keys}
+
+
+def scorecard(*, month: date) -> Scorecard:
+    """The company-wide scorecard for the month holding `month`, every active metric.
+
+    Year to date runs from January through `month`. A count or an amount adds up its
+    months, and is missing if any of them is. A rate or a mean (percentages, days, the
+    average deal size) is not a sum: when Keel computes it, it is computed afresh over
+    the whole span (the close rate of every deal closed since January, not the mean of
+    ten close rates); when it is entered by hand or pushed, there is no year-to-date
+    figure. See rules.accumulates for how targets and projections treat the two kinds,
+    and rules.LOWER_IS_BETTER for the metrics whose pace is inverted.
+
+    Bounded whatever the data: one metric_values call (at most 5 queries) per month from
+    January through `month`, one for last month in January, one for the same month last
+    year (13 calls at most), plus the metrics, their goals and one query per source of
+    the computed rates over the year to date.
+    """
+    month = rules.month_start(month)
+    metrics = sorted(
+        Metric.objects.filter(is_active=True).only(
+            "key", "name", "stage", "unit", "position", "capture_method"
+        ),
+        key=lambda m: (MetricStage.values.index(m.stage), m.position, m.name),
+    )
+    keys = [m.key for m in metrics]
+    goals = {g.metric_id: g for g in Goal.objects.filter(metric__in=metrics, year=month.year)}
+    by_month = {
+        date(month.year, number, 1): metric_values(month=date(month.year, number, 1), keys=keys)
+        for number in range(1, month.month + 1)
+    }
+    previous = _previous_month(month)
+    if previous not in by_month:
+        by_month[previous] = metric_values(month=previous, keys=keys)
+    last_year = metric_values(month=date(month.year - 1, month.month, 1), keys=keys)
+    rates = {
+        m.key
+        for m in metrics
+        if m.capture_method == CaptureMethod.COMPUTED
+        and not rules.accumulates(key=m.key, unit=m.unit)
+    }
+    ytd_rates = _ytd_rates(month=month, keys=rates) if rates else {}
+
+    steps = []
+    for stage in MetricStage:
+        rows = [
+            _row(
+                metric=m,
+                month=month,
+                by_month=by_month,
+                last_year=last_year,
+                ytd_rates=ytd_rates,
+                goal=goals.get(m.pk),
+            )
+            for m in metrics
+            if m.stage == stage
+        ]
+        steps.append(ScorecardStep(stage=stage.value, label=str(stage.label), rows=rows))
+    return Scorecard(month=month, steps=steps)
+
+
+def _row(
+    *,
+    metric: Metric,
+    month: date,
+    by_month: dict[date, Figures],
+    last_year: Figures,
+    ytd_rates: Figures,
+    goal: Goal | None,
+) -> ScorecardRow:
+    key = metric.key
+    this = by_month[month][key]
+    last = by_month[_previous_month(month)][key]
+    change = this - last if this is not None and last is not None else None
+    change_percent = _round(change * 100 / last, TENTH) if change is not None and last else None
+    through = month.month
+    accumulates = rules.accumulates(key=key, unit=metric.unit)
+    ytd: Decimal | None
+    if accumulates:
+        months = [by_month[date(month.year, n, 1)][key] for n in range(1, through + 1)]
+        known = [v for v in months if v is not None]
+        ytd = sum(known, Decimal(0)) if len(known) == len(months) else None
+    else:
+        ytd = ytd_rates.get(key)
+
+    month_target = ytd_target = projected = None
+    if goal is not None:
+        terms = {"target": Decimal(goal.target), "phasing": goal.phasing, "weights": goal.weights}
+        if accumulates:
+            month_target = _round(rules.month_target(**terms, month=through), CENT)
+            ytd_target = _round(rules.ytd_target(**terms, through_month=through), CENT)
+        else:
+            month_target = ytd_target = _round(Decimal(goal.target), CENT)
+    if ytd is not None:
+        if not accumulates:
+            projected = ytd
+        elif goal is not None:
+            projected = _round(
+                rules.projected_year_end(
+                    ytd=ytd,
+                    through_month=through,
+                    target=Decimal(goal.target),
+                    phasing=goal.phasing,
+                    weights=goal.weights,
+                ),
+                CENT,
+            )
+        else:
+            projected = _round(rules.projected_year_end(ytd=ytd, through_month=through), CENT)
+    lower = key in rules.LOWER_IS_BETTER
+    return ScorecardRow(
+        key=key,
+        name=metric.name,
+        stage=metric.stage,
+        unit=metric.unit,
+        lower_is_better=lower,
+        this_month=this,
+        last_month=last,
+        last_year=last_year[key],
+        change=change,
+        change_percent=change_percent,
+        month_target=month_target,
+        ytd=ytd,
+        ytd_target=ytd_target,
+        projected=projected,
+        pace=rules.pace(actual=ytd, target=ytd_target, lower_is_better=lower),
+    )

@@ -1,0 +1,121 @@
+import csv
+import json
+import re
+from datetime import date
+from decimal import Decimal
+from io import StringIO
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.table import Table
+
+from keel.scorecard import rules
+from keel.scorecard.selectors import Scorecard, ScorecardRow, scorecard
+
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+MISSING = "—"
+
+# The figures of a row, in the order every format shows them.
+FIGURES = (
+    "this_month",
+    "last_month",
+    "last_year",
+    "change",
+    "change_percent",
+    "month_target",
+    "ytd",
+    "ytd_target",
+    "projected",
+)
+HEADINGS = (
+    "This month",
+    "Last month",
+    "Last year",
+    "Change",
+    "Change %",
+    "Target",
+    "YTD",
+    "YTD target",
+    "Projected",
+)
+PACE_LABELS = {
+    rules.Pace.ON_TRACK: "on track",
+    rules.Pace.BEHIND: "BEHIND",
+    rules.Pace.NO_GOAL: "no goal",
+    rules.Pace.NO_DATA: "no data",
+}
+
+
+def parse_month(text: str) -> date:
+    match = MONTH.fullmatch(text.strip())
+    if match is None:
+        raise CommandError(f"--month is a year and month like 2026-10, not {text!r}.")
+    year, number = int(match[1]), int(match[2])
+    if not 1 <= number <= rules.MONTHS:
+        raise CommandError(f"--month {text!r}: the month is 01 to 12.")
+    try:
+        return date(year, number, 1)
+    except ValueError:
+        raise CommandError(f"--month {text!r} is not a month Keel can show.") from None
+
+
+def _record(row: ScorecardRow) -> dict[str, str | bool | None]:
+    """A row as plain values; figures are strings so money never passes through a float."""
+    record: dict[str, str | bool | None] = {
+        "stage": row.stage,
+        "key": row.key,
+        "metric": row.name,
+        "unit": row.unit,
+        "lower_is_better": row.lower_is_better,
+    }
+    for name in FIGURES:
+        value: Decimal | None = getattr(row, name)
+        record[name] = None if value is None else str(value)
+    record["pace"] = row.pace.value
+    return record
+
+
+class Command(BaseCommand):
+    help = "The company-wide scorecard for a month: figures, comparisons, pace against goal."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--month", required=True, help="The month, as YYYY-MM.")
+        parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        card = scorecard(month=parse_month(options["month"]))
+        output = {"table": self._table, "csv": self._csv, "json": self._json}[options["format"]]
+        self.stdout.write(output(card), ending="")
+
+    def _table(self, card: Scorecard) -> str:
+        text = StringIO()
+        console = Console(file=text, width=160)
+        console.print(f"Scorecard {card.month:%B %Y}")
+        for step in card.steps:
+            table = Table("Metric", *HEADINGS, "Pace", title=step.label, title_justify="left")
+            for row in step.rows:
+                cells = [getattr(row, name) for name in FIGURES]
+                behind = row.pace == rules.Pace.BEHIND
+                table.add_row(
+                    row.name,
+                    *(MISSING if v is None else f"{v:,}" for v in cells),
+                    PACE_LABELS[row.pace],
+                    style="red" if behind else None,
+                )
+            if not step.rows:
+                table.add_row("(no metrics)", *[""] * (len(HEADINGS) + 1))
+            console.print(table)
+        return text.getvalue()
+
+    def _csv(self, card: Scorecard) -> str:
+        text = StringIO()
+        records = [_record(row) for row in card.rows()]
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["stage", "key", "metric", "unit", "lower_is_better", *FIGURES, "pace"])
+        for record in records:
+            writer.writerow("" if v is None else v for v in record.values())
+        return text.getvalue()
+
+    def _json(self, card: Scorecard) -> str:
+        return json.dumps([_record(row) for row in card.rows()], indent=2) + "\n"
