@@ -14,7 +14,6 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keel.accounts.models import User
@@ -25,6 +24,7 @@ from keel.activities.models import Task
 from keel.activities.selectors import Scope, When
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.export import Cell, export_format, export_response
+from keel.web.http import is_htmx, safe_next
 from keel.web.lists import listing, sorted_rows
 
 T = TypeVar("T", bound=str)
@@ -56,11 +56,6 @@ def _tab(*, scope: Scope, when: When) -> str:
         query["when"] = when
     url = reverse("activities:task_list")
     return f"{url}?{query.urlencode()}" if query else url
-
-
-def _from_htmx(request: HttpRequest) -> bool:
-    """Whether htmx sent the request (django-htmx's middleware sets request.htmx)."""
-    return bool(getattr(request, "htmx", False))
 
 
 def _tasks(request: HttpRequest, user: User) -> tuple[Scope, When, str, QuerySet[Task]]:
@@ -149,12 +144,7 @@ def task_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
 
 def _next(request: HttpRequest) -> str:
     """Where a plain (non-htmx) POST returns to: the page it came from, if it is ours."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("activities:task_list")
+    return safe_next(request, reverse("activities:task_list"))
 
 
 def _row(request: HttpRequest, task: Task, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -179,12 +169,12 @@ def _change(request: HttpRequest, pk: int, change: Callable[[User, Task], object
     except NotAllowed:
         return HttpResponseForbidden("You may not change this task.")
     except InvalidInput as error:
-        if not _from_htmx(request):
+        if not is_htmx(request):
             messages.error(request, error.message)
             return redirect(_next(request))
         task.refresh_from_db(fields=["done_at", "due_at"])
         return _row(request, task, error=error.message, status=400)
-    if _from_htmx(request):
+    if is_htmx(request):
         return _row(request, task)
     return redirect(_next(request))
 
