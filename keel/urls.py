@@ -12,6 +12,7 @@ urlpatterns = [
     path("webhooks/", include("keel.hooks.urls")),
     path("deals/", include("keel.pipeline.urls")),
     path("tasks/", include("keel.activities.urls")),
+    path("scorecard/", include("keel.scorecard.urls")),
     path("", include("keel.crm.urls")),  # companies/ and contacts/
     path("", include("keel.web.urls")),  # my day at /, the pipeline board
 ]

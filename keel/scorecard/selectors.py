@@ -1,4 +1,4 @@
-"""Reads of the scorecard: one month's figure for every metric, company-wide.
+"""Reads of the scorecard: each month's figure for every metric, for a scope (Scope).
 
 A month is a calendar month in Keel's time zone (settings.TIME_ZONE): from its first day
 at midnight to the next month's first day at midnight, the end excluded. Each computed
@@ -35,33 +35,38 @@ metric counts the records whose time falls in that span:
 
 A count over a month with no records is a true zero; a ratio with nothing to divide is
 None. Months that have not begun are None throughout: nothing is known of them yet.
-Manual and pushed metrics are their month's latest company-wide MetricValue, or None.
+Manual and pushed metrics are their month's latest MetricValue for the scope, or None.
 
-Each source table is read by one conditional-aggregate query, only if a requested metric
-needs it: at most five queries, however many records there are.
+Each source table is read by one conditional-aggregate query grouped by month, only if a
+requested metric needs it: however many records and months, one query per source.
 """
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import (
+    Case,
     Count,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.aggregates import Aggregate, Avg
 from django.utils import timezone
 
+from keel.accounts.models import Team, User
 from keel.activities.models import Activity, ActivityType, Outcome
 from keel.core.exceptions import InvalidInput
 from keel.crm.models import Channel, Contact
@@ -87,17 +92,96 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
     )
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: the whole company (neither set), a team's members, or one person.
+
+    A team's figures are those of the people in it now (accounts.User.team), so a
+    person's records move with them when they change teams. Records are attributed by:
+    activities to who logged them (`by`), deals to their owner, qualified contacts and
+    the marketing events of a known contact to the contact's owner. Records with nobody
+    to attribute them to (an anonymous website visit, a deal with no owner) count for
+    the company only, so people's figures add up to their team's and teams' to the
+    company's when everything has an owner.
+    """
+
+    team: Team | None = None
+    person: User | None = None
+
+    def __post_init__(self) -> None:
+        if self.team is not None and self.person is not None:
+            raise InvalidInput("A scorecard is for a team or for a person, not both.")
+
+    @property
+    def label(self) -> str:
+        if self.person is not None:
+            return self.person.get_full_name() or self.person.username
+        if self.team is not None:
+            return f"Team {self.team.name}"
+        return "Company"
+
+    def owners(self) -> QuerySet[User, int] | None:
+        """The ids of the people whose records count, or None for everyone's."""
+        if self.person is not None:
+            return User.objects.filter(pk=self.person.pk).values_list("pk", flat=True)
+        if self.team is not None:
+            return User.objects.filter(team=self.team).values_list("pk", flat=True)
+        return None
+
+
+COMPANY = Scope()
+
+Span = tuple[datetime, datetime]
+Figures = dict[str, Decimal | None]
+
+
+def _bucket(field: str, spans: list[Span]) -> Case:
+    """Which of the contiguous `spans` a row's `field` falls in, by its index.
+
+    Plain comparisons, so the database needs no time-zone function (SQLite's is Python
+    called per row) and an index on `field` serves the range.
+    """
+    whens = [When(**{f"{field}__lt": end}, then=Value(i)) for i, (_, end) in enumerate(spans)]
+    return Case(*whens, default=Value(None), output_field=IntegerField())
+
+
+def _by_span(
+    rows: QuerySet[Any], field: str, spans: list[Span], **aggregates: Aggregate
+) -> list[dict[str, Any]]:
+    """One query: `aggregates` over `rows` for each span, in the spans' order.
+
+    A span with no rows gets each aggregate over nothing (0 for a count, None otherwise).
+    """
+    rows = rows.filter(**{f"{field}__gte": spans[0][0], f"{field}__lt": spans[-1][1]})
+    grouped = (
+        rows.annotate(span=_bucket(field, spans)).values("span").annotate(**aggregates).order_by()
+    )
+    found = {row.pop("span"): row for row in grouped}
+    empty = {name: 0 if isinstance(a, Count) else None for name, a in aggregates.items()}
+    return [found.get(i, empty) for i in range(len(spans))]
+
+
 def _count(condition: Q) -> Aggregate:
     return Count("pk", filter=condition)
 
 
-def _event_figures(start: datetime, end: datetime) -> dict[str, Decimal | None]:
-    row = MarketingEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end).aggregate(
+def _counts(row: dict[str, Any]) -> Figures:
+    return {key: Decimal(value) for key, value in row.items()}
+
+
+def _event_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+    events = MarketingEvent.objects.all()
+    if owners is not None:
+        events = events.filter(contact__owner_id__in=owners)
+    rows = _by_span(
+        events,
+        "occurred_at",
+        spans,
         website_visitors=_count(Q(type=EventType.VISIT)),
         downloads=_count(Q(type=EventType.DOWNLOAD)),
         inbound_inquiries=_count(Q(type__in=INQUIRY_TYPES)),
     )
-    return {key: Decimal(value) for key, value in row.items()}
+    return [_counts(row) for row in rows]
 
 
 OUTBOUND_CHANNELS = {
@@ -108,36 +192,57 @@ OUTBOUND_CHANNELS = {
 }
 
 
-def _activity_figures(start: datetime, end: datetime) -> dict[str, Decimal | None]:
+def _activity_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+    activities = Activity.objects.all()
+    if owners is not None:
+        activities = activities.filter(by_id__in=owners)
     touch = ~Q(type=ActivityType.RESEARCH)
     outbound = {
         key: _count(touch & Q(channel=channel)) for key, channel in OUTBOUND_CHANNELS.items()
     }
-    row = Activity.objects.filter(at__gte=start, at__lt=end).aggregate(
+    rows = _by_span(
+        activities,
+        "at",
+        spans,
         **outbound,
         calls=_count(Q(type=ActivityType.CALL)),
         connects=_count(Q(type=ActivityType.CALL, outcome=Outcome.CONNECTED)),
         presentations_given=_count(Q(type=ActivityType.PRESENTATION) & ~Q(outcome=Outcome.NO_SHOW)),
         proposals_submitted=_count(Q(type=ActivityType.PROPOSAL_SENT)),
     )
-    return {key: Decimal(value) for key, value in row.items()}
+    return [_counts(row) for row in rows]
 
 
-def _contact_figures(start: datetime, end: datetime) -> dict[str, Decimal | None]:
-    count = Contact.objects.filter(qualified_at__gte=start, qualified_at__lt=end).count()
-    return {"qualified_conversations": Decimal(count)}
+def _contact_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+    contacts = Contact.objects.all()
+    if owners is not None:
+        contacts = contacts.filter(owner_id__in=owners)
+    rows = _by_span(contacts, "qualified_at", spans, qualified_conversations=Count("pk"))
+    return [_counts(row) for row in rows]
 
 
-def _deal_figures(start: datetime, end: datetime) -> dict[str, Decimal | None]:
+def _deal_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+    deals = Deal.objects.all()
+    if owners is not None:
+        deals = deals.filter(owner_id__in=owners)
     won = Q(status=DealStatus.WON)
     booked = won & Q(amount__isnull=False, currency=settings.KEEL_CURRENCY)
+    # A company's first purchase: a won deal with no won deal of the company before it
+    # (the same instant: the lower id first). Whoever owned the earlier win, the company
+    # was a customer already, so the check looks at every deal, not only the scope's.
     earlier_win = Deal.objects.filter(
-        company=OuterRef("company"), status=DealStatus.WON, closed_at__lt=start
+        Q(closed_at__lt=OuterRef("closed_at"))
+        | Q(closed_at=OuterRef("closed_at"), pk__lt=OuterRef("pk")),
+        company=OuterRef("company"),
+        status=DealStatus.WON,
     )
-    row = Deal.objects.filter(closed_at__gte=start, closed_at__lt=end).aggregate(
+    rows = _by_span(
+        deals,
+        "closed_at",
+        spans,
         won=_count(won),
         lost=_count(Q(status=DealStatus.LOST)),
-        new_customers=Count("company", distinct=True, filter=won & ~Q(Exists(earlier_win))),
+        new_customers=_count(won & ~Q(Exists(earlier_win))),
         booked=_count(booked),
         bookings=Sum("amount", filter=booked),
         cycle=Avg(
@@ -145,6 +250,10 @@ def _deal_figures(start: datetime, end: datetime) -> dict[str, Decimal | None]:
             filter=won,
         ),
     )
+    return [_deal_row(row) for row in rows]
+
+
+def _deal_row(row: dict[str, Any]) -> Figures:
     won_count, lost_count, booked_count = row["won"], row["lost"], row["booked"]
     bookings = Decimal(row["bookings"] or 0)
     closed = won_count + lost_count
@@ -171,10 +280,10 @@ def _round(value: Decimal, step: Decimal) -> Decimal:
 
 _MICROSECOND = timedelta(microseconds=1)
 
-Figures = dict[str, Decimal | None]
+Compute = Callable[[list[Span], QuerySet[User, int] | None], list[Figures]]
 
 # Each source table: the function reading it and the metrics it yields.
-SOURCES: dict[str, tuple[Callable[[datetime, datetime], Figures], frozenset[str]]] = {
+SOURCES: dict[str, tuple[Compute, frozenset[str]]] = {
     "events": (_event_figures, frozenset({"website_visitors", "downloads", "inbound_inquiries"})),
     "activities": (
         _activity_figures,
@@ -205,40 +314,102 @@ SOURCES: dict[str, tuple[Callable[[datetime, datetime], Figures], frozenset[str]
 }
 
 
-def current_values(month: date) -> QuerySet[MetricValue]:
-    """Each metric's latest company-wide entry for `month`, to annotate metrics with."""
-    return MetricValue.objects.filter(
-        metric=OuterRef("pk"), month=rules.month_start(month), team=None, person=None
-    ).order_by("-entered_at", "-id")
+def _computed(keys: set[str], spans: list[Span], scope: Scope) -> list[Figures]:
+    """The computed metrics among `keys` over each of the contiguous `spans`.
+
+    One query per source table that a wanted metric needs, however many spans. A span
+    that has not begun is None throughout.
+    """
+    figures: list[Figures] = [{} for _ in spans]
+    now = timezone.now()
+    begun = [span for span in spans if span[0] <= now]
+    if begun:
+        owners = scope.owners()
+        for compute, source_keys in SOURCES.values():
+            if keys & source_keys:
+                for into, found in zip(figures, compute(begun, owners), strict=False):
+                    into.update(found)
+    return [{key: found.get(key) for key in keys} for found in figures]
 
 
-def metric_values(*, month: date, keys: Iterable[str] | None = None) -> dict[str, Decimal | None]:
-    """Every metric's figure for the calendar month holding `month`, company-wide.
+def _months(first: date, count: int) -> list[date]:
+    months = [rules.month_start(first)]
+    while len(months) < count:
+        months.append(rules.next_month(months[-1]))
+    return months
+
+
+def _active_metrics(keys: Iterable[str] | None) -> list[Metric]:
+    metrics = Metric.objects.only("key", "capture_method")
+    if keys is None:
+        return list(metrics.filter(is_active=True))
+    wanted = set(keys)
+    found = list(metrics.filter(key__in=wanted))
+    if len(found) < len(wanted):
+        unknown = sorted(wanted - {m.key for m in found})
+        raise InvalidInput(f"There is no metric {', '.join(map(repr, unknown))}.")
+    return found
+
+
+def _entered(metrics: list[Metric], months: list[date], scope: Scope) -> dict[date, Figures]:
+    """The latest entry per month of the metrics that are entered or pushed, for `scope`."""
+    ids = [m.pk for m in metrics if m.capture_method != CaptureMethod.COMPUTED]
+    entries: dict[date, Figures] = {month: {} for month in months}
+    if ids:
+        values = MetricValue.objects.filter(
+            metric_id__in=ids, month__in=months, team=scope.team, person=scope.person
+        ).order_by("metric_id", "month", "-entered_at", "-id")
+        for metric_key, month, value in values.values_list("metric__key", "month", "value"):
+            entries[month].setdefault(metric_key, value)  # the first is the latest
+    return entries
+
+
+def trend(
+    *,
+    through: date,
+    months: int = 12,
+    keys: Iterable[str] | None = None,
+    scope: Scope = COMPANY,
+) -> dict[date, Figures]:
+    """Every metric's figure for each of the `months` calendar months ending with `through`.
+
+    The same figures as `metric_values` month by month, in at most five queries in all:
+    each source table is read once for the whole span and grouped by month.
+    """
+    if months < 1:
+        raise InvalidInput("A trend covers at least one month.")
+    last = rules.month_start(through)
+    first = last
+    for _ in range(months - 1):
+        first = _previous_month(first)
+    return _figures(_months(first, months), metrics=_active_metrics(keys), scope=scope)
+
+
+def _figures(months: list[date], *, metrics: list[Metric], scope: Scope) -> dict[date, Figures]:
+    """Every one of `metrics`' figures for each of the contiguous `months`."""
+    computed = {m.key for m in metrics if m.capture_method == CaptureMethod.COMPUTED}
+    spans = [month_bounds(month) for month in months]
+    figures = _computed(computed, spans, scope) if computed else [{} for _ in months]
+    entered = _entered(metrics, months, scope)
+    return {
+        month: {
+            m.key: found.get(m.key) if m.key in computed else entered[month].get(m.key)
+            for m in metrics
+        }
+        for month, found in zip(months, figures, strict=True)
+    }
+
+
+def metric_values(
+    *, month: date, keys: Iterable[str] | None = None, scope: Scope = COMPANY
+) -> Figures:
+    """Every metric's figure for the calendar month holding `month`.
 
     `keys` picks metrics (by key; unknown keys are refused); by default, every active
     metric. See the module's docstring for what each computed metric counts.
     """
-    metrics = Metric.objects.annotate(
-        entered=Subquery(current_values(month).values("value")[:1])
-    ).only("key", "capture_method")
-    if keys is None:
-        metrics = metrics.filter(is_active=True)
-    else:
-        wanted = set(keys)
-        metrics = metrics.filter(key__in=wanted)
-    found = list(metrics)
-    if keys is not None and len(found) < len(wanted):
-        unknown = sorted(wanted - {m.key for m in found})
-        raise InvalidInput(f"There is no metric {', '.join(map(repr, unknown))}.")
-
-    start, end = month_bounds(month)
-    computed = {m.key for m in found if m.capture_method == CaptureMethod.COMPUTED}
-    figures: dict[str, Decimal | None] = {}
-    if start <= timezone.now():
-        for compute, source_keys in SOURCES.values():
-            if computed & source_keys:
-                figures.update(compute(start, end))
-    return {m.key: figures.get(m.key) if m.key in computed else m.entered for m in found}
+    month = rules.month_start(month)
+    return _figures([month], metrics=_active_metrics(keys), scope=scope)[month]
 
 
 @dataclass(frozen=True)
@@ -277,7 +448,11 @@ class ScorecardStep:
 @dataclass(frozen=True)
 class Scorecard:
     month: date
+    scope: Scope
     steps: list[ScorecardStep]
+    # Each month's figures from January through `month` (and last December in January).
+    months: dict[date, Figures]
+    goals: dict[str, Goal]
 
     def rows(self) -> Iterator[ScorecardRow]:
         for step in self.steps:
@@ -290,20 +465,8 @@ def _previous_month(month: date) -> date:
     return date(month.year, month.month - 1, 1)
 
 
-def _ytd_rates(*, month: date, keys: set[str]) -> Figures:
-    """The computed rate and mean metrics among `keys`, over January through `month`."""
-    start, _ = month_bounds(date(month.year, 1, 1))
-    _, end = month_bounds(month)
-    figures: Figures = {}
-    if start <= timezone.now():
-        for compute, source_keys in SOURCES.values():
-            if keys & source_keys:
-                figures.update(compute(start, end))
-    return {key: figures.get(key) for key in keys}
-
-
-def scorecard(*, month: date) -> Scorecard:
-    """The company-wide scorecard for the month holding `month`, every active metric.
+def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
+    """The scorecard of `scope` for the month holding `month`, every active metric.
 
     Year to date runs from January through `month`. A count or an amount adds up its
     months, and is missing if any of them is. A rate or a mean (percentages, days, the
@@ -313,10 +476,12 @@ def scorecard(*, month: date) -> Scorecard:
     figure. See rules.accumulates for how targets and projections treat the two kinds,
     and rules.LOWER_IS_BETTER for the metrics whose pace is inverted.
 
-    Bounded whatever the data: one metric_values call (at most 5 queries) per month from
-    January through `month`, one for last month in January, one for the same month last
-    year (13 calls at most), plus the metrics, their goals and one query per source of
-    the computed rates over the year to date.
+    Annual goals are the business's: a team's or a person's scorecard shows its figures
+    with no goal, hence no target and no pace.
+
+    Bounded whatever the data: each source table is read three times (January through
+    `month` grouped by month, the same month last year, the year-to-date rates), plus
+    the metrics, their goals and the entered values.
     """
     month = rules.month_start(month)
     metrics = sorted(
@@ -325,23 +490,21 @@ def scorecard(*, month: date) -> Scorecard:
         ),
         key=lambda m: (MetricStage.values.index(m.stage), m.position, m.name),
     )
-    keys = [m.key for m in metrics]
-    goals = {g.metric_id: g for g in Goal.objects.filter(metric__in=metrics, year=month.year)}
-    by_month = {
-        date(month.year, number, 1): metric_values(month=date(month.year, number, 1), keys=keys)
-        for number in range(1, month.month + 1)
-    }
-    previous = _previous_month(month)
-    if previous not in by_month:
-        by_month[previous] = metric_values(month=previous, keys=keys)
-    last_year = metric_values(month=date(month.year - 1, month.month, 1), keys=keys)
+    goals: dict[int, Goal] = {}
+    if scope == COMPANY:
+        goals = {g.metric_id: g for g in Goal.objects.filter(metric__in=metrics, year=month.year)}
+    first = _previous_month(month) if month.month == 1 else date(month.year, 1, 1)
+    by_month = _figures(_months(first, _month_count(first, month)), metrics=metrics, scope=scope)
+    last_year_month = date(month.year - 1, month.month, 1)
+    last_year = _figures([last_year_month], metrics=metrics, scope=scope)[last_year_month]
     rates = {
         m.key
         for m in metrics
         if m.capture_method == CaptureMethod.COMPUTED
         and not rules.accumulates(key=m.key, unit=m.unit)
     }
-    ytd_rates = _ytd_rates(month=month, keys=rates) if rates else {}
+    year_to_date = (month_bounds(date(month.year, 1, 1))[0], month_bounds(month)[1])
+    ytd_rates = _computed(rates, [year_to_date], scope)[0] if rates else {}
 
     steps = []
     for stage in MetricStage:
@@ -358,7 +521,17 @@ def scorecard(*, month: date) -> Scorecard:
             if m.stage == stage
         ]
         steps.append(ScorecardStep(stage=stage.value, label=str(stage.label), rows=rows))
-    return Scorecard(month=month, steps=steps)
+    return Scorecard(
+        month=month,
+        scope=scope,
+        steps=steps,
+        months=by_month,
+        goals={m.key: goals[m.pk] for m in metrics if m.pk in goals},
+    )
+
+
+def _month_count(first: date, last: date) -> int:
+    return (last.year - first.year) * rules.MONTHS + last.month - first.month + 1
 
 
 def _row(

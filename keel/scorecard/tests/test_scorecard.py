@@ -138,8 +138,9 @@ def test_january_compares_with_last_december(year: Metric) -> None:
 def test_queries_are_bounded_by_months_not_records(
     year: Metric, django_assert_max_num_queries
 ) -> None:
-    # 12 months and last year's: 13 calls of at most 5 queries; metrics, goals, rates.
-    with django_assert_max_num_queries(13 * 5 + 3):
+    # Each of the 4 sources thrice (the year by month, last year's month, the year's
+    # rates); the metrics, their goals, and the entered values of the two spans.
+    with django_assert_max_num_queries(3 * 4 + 4):
         scorecard(month=date(2025, 12, 1))
 
 
@@ -192,3 +193,23 @@ def test_the_table_groups_by_step_and_marks_behind(year: Metric) -> None:
 def test_a_month_that_is_not_yyyy_mm_is_refused(db: None, month: str) -> None:
     with pytest.raises(CommandError, match="--month"):
         run("--month", month)
+
+
+def test_a_persons_scorecard(year: Metric, alice: User) -> None:
+    records = json.loads(run("--month", "2025-10", "--person", "ALICE", "--format", "json"))
+    [won] = [r for r in records if r["key"] == "deals_won"]
+    assert (won["this_month"], won["pace"]) == ("3", "no_goal")
+    assert "Scorecard October 2025 · Team North" in run("--month", "2025-10", "--team", "north")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--team", "Nowhere"), "no team 'Nowhere'"),
+        (("--person", "nobody"), "no user 'nobody'"),
+        (("--team", "North", "--person", "alice"), "not both"),
+    ],
+)
+def test_an_unknown_scope_is_refused(year: Metric, args: tuple[str, ...], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        run("--month", "2025-10", *args)

@@ -10,8 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
+from keel.accounts.models import Team, User
 from keel.scorecard import rules
-from keel.scorecard.selectors import Scorecard, ScorecardRow, scorecard
+from keel.scorecard.selectors import COMPANY, Scope, Scorecard, ScorecardRow, scorecard
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 MISSING = "—"
@@ -76,22 +77,42 @@ def _record(row: ScorecardRow) -> dict[str, str | bool | None]:
     return record
 
 
+def parse_scope(*, team: str | None, person: str | None) -> Scope:
+    if team and person:
+        raise CommandError("--team or --person, not both.")
+    if team:
+        found = Team.objects.filter(name__iexact=team.strip()).first()
+        if found is None:
+            names = ", ".join(Team.objects.values_list("name", flat=True)) or "none yet"
+            raise CommandError(f"There is no team {team!r}. Teams: {names}.")
+        return Scope(team=found)
+    if person:
+        user = User.objects.filter(username__iexact=person.strip()).first()
+        if user is None:
+            raise CommandError(f"There is no user {person!r} (give their username).")
+        return Scope(person=user)
+    return COMPANY
+
+
 class Command(BaseCommand):
-    help = "The company-wide scorecard for a month: figures, comparisons, pace against goal."
+    help = "The scorecard for a month: figures, comparisons, pace against the annual goal."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--month", required=True, help="The month, as YYYY-MM.")
+        parser.add_argument("--team", help="A team's scorecard (its name).")
+        parser.add_argument("--person", help="A person's scorecard (their username).")
         parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        card = scorecard(month=parse_month(options["month"]))
+        scope = parse_scope(team=options["team"], person=options["person"])
+        card = scorecard(month=parse_month(options["month"]), scope=scope)
         output = {"table": self._table, "csv": self._csv, "json": self._json}[options["format"]]
         self.stdout.write(output(card), ending="")
 
     def _table(self, card: Scorecard) -> str:
         text = StringIO()
         console = Console(file=text, width=160)
-        console.print(f"Scorecard {card.month:%B %Y}")
+        console.print(f"Scorecard {card.month:%B %Y} · {card.scope.label}")
         for step in card.steps:
             table = Table("Metric", *HEADINGS, "Pace", title=step.label, title_justify="left")
             for row in step.rows:
