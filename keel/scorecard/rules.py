@@ -3,6 +3,7 @@
 No ORM here: the selectors and services call these with plain values.
 """
 
+import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -50,6 +51,26 @@ class Unit(StrEnum):
 def month_start(day: date) -> date:
     """The first day of the month `day` falls in: how a month is stored."""
     return day.replace(day=1)
+
+
+MONTH_TEXT = re.compile(r"(\d{4})-(\d{2})")
+
+
+def month_parse(text: str) -> date:
+    """'2026-10' as its first day; a ValueError whose message says what a month is."""
+    match = MONTH_TEXT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"A month is a year and month like 2026-10, not {text!r}.")
+    year, number = int(match[1]), int(match[2])
+    if not 1 <= number <= MONTHS or not 2000 <= year <= 2200:
+        raise ValueError(f"{text!r} is not a month Keel can show (2000-01 to 2200-12).")
+    return date(year, number, 1)
+
+
+def previous_month(month: date) -> date:
+    if month.month == 1:
+        return date(month.year - 1, MONTHS, 1)
+    return date(month.year, month.month - 1, 1)
 
 
 def next_month(month: date) -> date:
@@ -134,6 +155,10 @@ class Pace(StrEnum):
     BEHIND = "behind"
     NO_GOAL = "no_goal"
     NO_DATA = "no_data"  # a goal, but no year-to-date figure to hold against it
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
 
 
 # Money figures that are means, not totals: their months do not add up to a year.

@@ -66,7 +66,8 @@ from django.db.models import (
 from django.db.models.aggregates import Aggregate, Avg
 from django.utils import timezone
 
-from keel.accounts.models import Team, User
+from keel.accounts.models import Role, Team, User
+from keel.accounts.permissions import is_manager
 from keel.activities.models import Activity, ActivityType, Outcome
 from keel.core.exceptions import InvalidInput
 from keel.crm.models import Channel, Contact
@@ -145,20 +146,35 @@ def _bucket(field: str, spans: list[Span]) -> Case:
     return Case(*whens, default=Value(None), output_field=IntegerField())
 
 
-def _by_span(
-    rows: QuerySet[Any], field: str, spans: list[Span], **aggregates: Aggregate
-) -> list[dict[str, Any]]:
-    """One query: `aggregates` over `rows` for each span, in the spans' order.
+# A figure's place in a reading: the span's index and, read per person, whose it is.
+Slot = tuple[int, int | None]
 
-    A span with no rows gets each aggregate over nothing (0 for a count, None otherwise).
+
+def _by_span(
+    rows: QuerySet[Any],
+    field: str,
+    spans: list[Span],
+    *,
+    person: str | None,
+    **aggregates: Aggregate,
+) -> dict[Slot, dict[str, Any]]:
+    """One query: `aggregates` over `rows` for each span, and for each person when `person`
+    names the field holding who the row counts for.
+
+    Read for everyone, every span has its slot (span, None), with each aggregate over
+    nothing (0 for a count, None otherwise) when no row falls in it. Read per person,
+    only the people with rows in a span have a slot in it.
     """
     rows = rows.filter(**{f"{field}__gte": spans[0][0], f"{field}__lt": spans[-1][1]})
-    grouped = (
-        rows.annotate(span=_bucket(field, spans)).values("span").annotate(**aggregates).order_by()
-    )
-    found = {row.pop("span"): row for row in grouped}
+    groups = ["span", person] if person else ["span"]
+    grouped = rows.annotate(span=_bucket(field, spans)).values(*groups).annotate(**aggregates)
+    found = {
+        (row.pop("span"), row.pop(person) if person else None): row for row in grouped.order_by()
+    }
+    if person:
+        return found
     empty = {name: 0 if isinstance(a, Count) else None for name, a in aggregates.items()}
-    return [found.get(i, empty) for i in range(len(spans))]
+    return {(i, None): found.get((i, None), empty) for i in range(len(spans))}
 
 
 def _count(condition: Q) -> Aggregate:
@@ -169,7 +185,9 @@ def _counts(row: dict[str, Any]) -> Figures:
     return {key: Decimal(value) for key, value in row.items()}
 
 
-def _event_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+def _event_figures(
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
+) -> dict[Slot, Figures]:
     events = MarketingEvent.objects.all()
     if owners is not None:
         events = events.filter(contact__owner_id__in=owners)
@@ -177,11 +195,12 @@ def _event_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> lis
         events,
         "occurred_at",
         spans,
+        person="contact__owner" if per_person else None,
         website_visitors=_count(Q(type=EventType.VISIT)),
         downloads=_count(Q(type=EventType.DOWNLOAD)),
         inbound_inquiries=_count(Q(type__in=INQUIRY_TYPES)),
     )
-    return [_counts(row) for row in rows]
+    return {slot: _counts(row) for slot, row in rows.items()}
 
 
 OUTBOUND_CHANNELS = {
@@ -192,7 +211,9 @@ OUTBOUND_CHANNELS = {
 }
 
 
-def _activity_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+def _activity_figures(
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
+) -> dict[Slot, Figures]:
     activities = Activity.objects.all()
     if owners is not None:
         activities = activities.filter(by_id__in=owners)
@@ -204,24 +225,35 @@ def _activity_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> 
         activities,
         "at",
         spans,
+        person="by" if per_person else None,
         **outbound,
         calls=_count(Q(type=ActivityType.CALL)),
         connects=_count(Q(type=ActivityType.CALL, outcome=Outcome.CONNECTED)),
         presentations_given=_count(Q(type=ActivityType.PRESENTATION) & ~Q(outcome=Outcome.NO_SHOW)),
         proposals_submitted=_count(Q(type=ActivityType.PROPOSAL_SENT)),
     )
-    return [_counts(row) for row in rows]
+    return {slot: _counts(row) for slot, row in rows.items()}
 
 
-def _contact_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+def _contact_figures(
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
+) -> dict[Slot, Figures]:
     contacts = Contact.objects.all()
     if owners is not None:
         contacts = contacts.filter(owner_id__in=owners)
-    rows = _by_span(contacts, "qualified_at", spans, qualified_conversations=Count("pk"))
-    return [_counts(row) for row in rows]
+    rows = _by_span(
+        contacts,
+        "qualified_at",
+        spans,
+        person="owner" if per_person else None,
+        qualified_conversations=Count("pk"),
+    )
+    return {slot: _counts(row) for slot, row in rows.items()}
 
 
-def _deal_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list[Figures]:
+def _deal_figures(
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
+) -> dict[Slot, Figures]:
     deals = Deal.objects.all()
     if owners is not None:
         deals = deals.filter(owner_id__in=owners)
@@ -240,6 +272,7 @@ def _deal_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list
         deals,
         "closed_at",
         spans,
+        person="owner" if per_person else None,
         won=_count(won),
         lost=_count(Q(status=DealStatus.LOST)),
         new_customers=_count(won & ~Q(Exists(earlier_win))),
@@ -250,7 +283,7 @@ def _deal_figures(spans: list[Span], owners: QuerySet[User, int] | None) -> list
             filter=won,
         ),
     )
-    return [_deal_row(row) for row in rows]
+    return {slot: _deal_row(row) for slot, row in rows.items()}
 
 
 def _deal_row(row: dict[str, Any]) -> Figures:
@@ -280,7 +313,7 @@ def _round(value: Decimal, step: Decimal) -> Decimal:
 
 _MICROSECOND = timedelta(microseconds=1)
 
-Compute = Callable[[list[Span], QuerySet[User, int] | None], list[Figures]]
+Compute = Callable[[list[Span], QuerySet[User, int] | None, bool], dict[Slot, Figures]]
 
 # Each source table: the function reading it and the metrics it yields.
 SOURCES: dict[str, tuple[Compute, frozenset[str]]] = {
@@ -327,9 +360,55 @@ def _computed(keys: set[str], spans: list[Span], scope: Scope) -> list[Figures]:
         owners = scope.owners()
         for compute, source_keys in SOURCES.values():
             if keys & source_keys:
-                for into, found in zip(figures, compute(begun, owners), strict=False):
-                    into.update(found)
+                for (index, _), found in compute(begun, owners, False).items():
+                    figures[index].update(found)
     return [{key: found.get(key) for key in keys} for found in figures]
+
+
+SELLING_ROLES = (Role.SALESPERSON, Role.SALES_MANAGER, Role.SALES_SPECIALIST)
+
+
+@dataclass(frozen=True)
+class PersonFigures:
+    person: User
+    figures: Figures
+
+
+def by_person(
+    *, first: date, last: date, keys: Iterable[str], scope: Scope = COMPANY
+) -> list[PersonFigures]:
+    """Each person's computed figures over the months `first` through `last`, together.
+
+    The people are the scope's active members who sell and anyone whose records count
+    in the span, in name order. A person with nothing in the span has 0 for a count or an
+    amount and None for a rate or a mean. Entered and pushed metrics are left out: they
+    are not kept per person unless someone enters them so. One query per source.
+    """
+    metrics = [m for m in _active_metrics(keys) if m.capture_method == CaptureMethod.COMPUTED]
+    wanted = {m.key for m in metrics}
+    span = (month_bounds(first)[0], month_bounds(last)[1])
+    found: dict[int, Figures] = {}
+    if wanted and span[0] <= timezone.now():
+        owners = scope.owners()
+        for compute, source_keys in SOURCES.values():
+            if wanted & source_keys:
+                for (_, person_id), figures in compute([span], owners, True).items():
+                    if person_id is not None:
+                        found.setdefault(person_id, {}).update(figures)
+    members = User.objects.filter(is_active=True, role__in=SELLING_ROLES)
+    if scope.owners() is not None:
+        members = members.filter(pk__in=scope.owners())
+    people = User.objects.filter(Q(pk__in=found) | Q(pk__in=members.values("pk")))
+    nothing = {
+        m.key: Decimal(0) if rules.accumulates(key=m.key, unit=m.unit) else None for m in metrics
+    }
+    return [
+        PersonFigures(
+            person=person,
+            figures={key: found.get(person.pk, {}).get(key, nothing[key]) for key in wanted},
+        )
+        for person in people.order_by("first_name", "last_name", "username")
+    ]
 
 
 def _months(first: date, count: int) -> list[date]:
@@ -340,7 +419,7 @@ def _months(first: date, count: int) -> list[date]:
 
 
 def _active_metrics(keys: Iterable[str] | None) -> list[Metric]:
-    metrics = Metric.objects.only("key", "capture_method")
+    metrics = Metric.objects.only("key", "unit", "capture_method")
     if keys is None:
         return list(metrics.filter(is_active=True))
     wanted = set(keys)
@@ -381,7 +460,7 @@ def trend(
     last = rules.month_start(through)
     first = last
     for _ in range(months - 1):
-        first = _previous_month(first)
+        first = rules.previous_month(first)
     return _figures(_months(first, months), metrics=_active_metrics(keys), scope=scope)
 
 
@@ -437,6 +516,28 @@ class ScorecardRow:
     projected: Decimal | None
     pace: rules.Pace
 
+    @property
+    def shortfall(self) -> Decimal | None:
+        """How far the year to date is from its target on the wrong side; 0 when met."""
+        if self.ytd is None or self.ytd_target is None:
+            return None
+        gap = self.ytd - self.ytd_target if self.lower_is_better else self.ytd_target - self.ytd
+        return max(gap, Decimal(0))
+
+
+# A row's figures in the order every view of the scorecard shows them, with headings.
+ROW_FIGURES = {
+    "this_month": "This month",
+    "last_month": "Last month",
+    "last_year": "Last year",
+    "change": "Change",
+    "change_percent": "Change %",
+    "month_target": "Target",
+    "ytd": "YTD",
+    "ytd_target": "YTD target",
+    "projected": "Projected",
+}
+
 
 @dataclass(frozen=True)
 class ScorecardStep:
@@ -457,12 +558,6 @@ class Scorecard:
     def rows(self) -> Iterator[ScorecardRow]:
         for step in self.steps:
             yield from step.rows
-
-
-def _previous_month(month: date) -> date:
-    if month.month == 1:
-        return date(month.year - 1, rules.MONTHS, 1)
-    return date(month.year, month.month - 1, 1)
 
 
 def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
@@ -493,7 +588,7 @@ def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
     goals: dict[int, Goal] = {}
     if scope == COMPANY:
         goals = {g.metric_id: g for g in Goal.objects.filter(metric__in=metrics, year=month.year)}
-    first = _previous_month(month) if month.month == 1 else date(month.year, 1, 1)
+    first = rules.previous_month(month) if month.month == 1 else date(month.year, 1, 1)
     by_month = _figures(_months(first, _month_count(first, month)), metrics=metrics, scope=scope)
     last_year_month = date(month.year - 1, month.month, 1)
     last_year = _figures([last_year_month], metrics=metrics, scope=scope)[last_year_month]
@@ -545,7 +640,7 @@ def _row(
 ) -> ScorecardRow:
     key = metric.key
     this = by_month[month][key]
-    last = by_month[_previous_month(month)][key]
+    last = by_month[rules.previous_month(month)][key]
     change = this - last if this is not None and last is not None else None
     change_percent = _round(change * 100 / last, TENTH) if change is not None and last else None
     through = month.month
@@ -600,3 +695,74 @@ def _row(
         projected=projected,
         pace=rules.pace(actual=ytd, target=ytd_target, lower_is_better=lower),
     )
+
+
+def scope_choices(user: User) -> tuple[list[Team], list[User]]:
+    """The teams and the people whose scorecards `user` may open (see access.py)."""
+    people = (
+        User.objects.filter(is_active=True)
+        .select_related("team")
+        .order_by("first_name", "last_name", "username")
+    )
+    teams = Team.objects.order_by("name")
+    if not (user.is_superuser or user.role == Role.OWNER):
+        mine = Q(members=user)
+        if is_manager(user):
+            teams = teams.filter(mine | Q(manager=user)).distinct()
+            people = people.filter(Q(pk=user.pk) | Q(team__in=Team.objects.filter(members=user)))
+        else:
+            teams = teams.filter(mine)
+            people = people.filter(pk=user.pk)
+    return list(teams), list(people)
+
+
+# The funnel the scorecard draws: one metric per step, from stranger to customer.
+FUNNEL = (
+    ("website_visitors", MetricStage.SUSPECT),
+    ("inbound_inquiries", MetricStage.PROSPECT),
+    ("qualified_conversations", MetricStage.LEAD),
+    ("new_customers", MetricStage.CUSTOMER),
+)
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    label: str
+    metric: str
+    value: Decimal | None
+    # This step's figure as a percentage of the step before; None for the first step and
+    # whenever either figure is missing or the step before is zero.
+    conversion: Decimal | None
+
+
+def funnel_steps(card: Scorecard) -> list[FunnelStep]:
+    """The month's funnel, Suspect → Customer, from FUNNEL's metrics (active or not)."""
+    rows = {row.key: row for row in card.rows()}
+    steps: list[FunnelStep] = []
+    before: Decimal | None = None
+    for key, stage in FUNNEL:
+        row = rows.get(key)
+        value = row.this_month if row else None
+        conversion = _round(value * 100 / before, TENTH) if value is not None and before else None
+        steps.append(
+            FunnelStep(
+                label=str(stage.label),
+                metric=row.name if row else key,
+                value=value,
+                conversion=conversion,
+            )
+        )
+        before = value
+    return steps
+
+
+def moved_most(card: Scorecard, *, limit: int = 5) -> list[ScorecardRow]:
+    """The rows whose figure changed most since last month, by the size of the change %."""
+    moved = [row for row in card.rows() if row.change_percent is not None and row.change]
+    moved.sort(key=lambda row: abs(row.change_percent or Decimal(0)), reverse=True)
+    return moved[:limit]
+
+
+def behind_pace(card: Scorecard) -> list[ScorecardRow]:
+    """The rows behind their year-to-date target, in the funnel's order."""
+    return [row for row in card.rows() if row.pace == rules.Pace.BEHIND]

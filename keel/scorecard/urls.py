@@ -6,6 +6,6 @@ app_name = "scorecard"
 urlpatterns = [
     # The scorecard and the monthly review (views.py).
     path("", views.scorecard_page, name="scorecard"),
-    # Metrics, hand-entered values and goals (metric_views.py).
-    # Funnel analytics (funnel_views.py).
+    path("review/", views.review_page, name="review"),
+    path("export/<str:fmt>/", views.scorecard_export, name="export"),
 ]

@@ -22,7 +22,14 @@ from keel.pipeline.models import Deal, DealStatus, SalesProcess
 from keel.scorecard import rules
 from keel.scorecard.access import can_view_scope
 from keel.scorecard.models import Goal, Metric, MetricValue, ValueSource
-from keel.scorecard.selectors import COMPANY, Scope, metric_values, scorecard, trend
+from keel.scorecard.selectors import (
+    COMPANY,
+    Scope,
+    by_person,
+    metric_values,
+    scorecard,
+    trend,
+)
 from keel.scorecard.tests.conftest import EXPECTED_OCTOBER, OCTOBER, October, at, closed_deal
 
 
@@ -183,3 +190,28 @@ def test_who_may_see_whose_figures(
         assert can_view_scope(user, team=target) is allowed
     else:
         assert can_view_scope(user) is allowed
+
+
+def test_by_person_over_a_span(sam_october: User, alice: User, bob: User) -> None:
+    keys = ["deals_won", "bookings", "calls", "close_rate", "website_visitors"]
+    rows = {r.person.username: r.figures for r in by_person(first=OCTOBER, last=OCTOBER, keys=keys)}
+    assert rows["alice"] == {
+        "deals_won": 3,
+        "bookings": Decimal("6000.00"),
+        "calls": 3,
+        "close_rate": Decimal("75.0"),
+        "website_visitors": 0,
+    }
+    assert rows["sam"]["bookings"] == 500 and rows["sam"]["website_visitors"] == 1
+    # Bob sells and did nothing: zeros for what adds up, nothing for a rate.
+    assert rows["bob"] == dict.fromkeys(keys, Decimal(0)) | {"close_rate": None}
+    assert "olivia" not in rows  # the owner holds no record of October and does not sell
+    company = metric_values(month=OCTOBER, keys=keys)
+    for key in ("deals_won", "bookings", "calls"):
+        assert sum(r[key] for r in rows.values()) == company[key], key
+
+
+def test_by_person_within_a_team(sam_october: User, alice: User, south: Team) -> None:
+    rows = by_person(first=date(2025, 1, 1), last=OCTOBER, keys=["deals_won"],
+                     scope=Scope(team=south))  # fmt: skip
+    assert [(r.person.username, r.figures["deals_won"]) for r in rows] == [("sam", 1)]

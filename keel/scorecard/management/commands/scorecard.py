@@ -1,6 +1,5 @@
 import csv
 import json
-import re
 from datetime import date
 from decimal import Decimal
 from io import StringIO
@@ -12,53 +11,25 @@ from rich.table import Table
 
 from keel.accounts.models import Team, User
 from keel.scorecard import rules
-from keel.scorecard.selectors import COMPANY, Scope, Scorecard, ScorecardRow, scorecard
+from keel.scorecard.selectors import (
+    COMPANY,
+    ROW_FIGURES,
+    Scope,
+    Scorecard,
+    ScorecardRow,
+    scorecard,
+)
 
-MONTH = re.compile(r"(\d{4})-(\d{2})")
 MISSING = "—"
 
-# The figures of a row, in the order every format shows them.
-FIGURES = (
-    "this_month",
-    "last_month",
-    "last_year",
-    "change",
-    "change_percent",
-    "month_target",
-    "ytd",
-    "ytd_target",
-    "projected",
-)
-HEADINGS = (
-    "This month",
-    "Last month",
-    "Last year",
-    "Change",
-    "Change %",
-    "Target",
-    "YTD",
-    "YTD target",
-    "Projected",
-)
-PACE_LABELS = {
-    rules.Pace.ON_TRACK: "on track",
-    rules.Pace.BEHIND: "BEHIND",
-    rules.Pace.NO_GOAL: "no goal",
-    rules.Pace.NO_DATA: "no data",
-}
+PACE_LABELS = {pace: pace.label for pace in rules.Pace} | {rules.Pace.BEHIND: "BEHIND"}
 
 
 def parse_month(text: str) -> date:
-    match = MONTH.fullmatch(text.strip())
-    if match is None:
-        raise CommandError(f"--month is a year and month like 2026-10, not {text!r}.")
-    year, number = int(match[1]), int(match[2])
-    if not 1 <= number <= rules.MONTHS:
-        raise CommandError(f"--month {text!r}: the month is 01 to 12.")
     try:
-        return date(year, number, 1)
-    except ValueError:
-        raise CommandError(f"--month {text!r} is not a month Keel can show.") from None
+        return rules.month_parse(text)
+    except ValueError as error:
+        raise CommandError(f"--month: {error}") from None
 
 
 def _record(row: ScorecardRow) -> dict[str, str | bool | None]:
@@ -70,7 +41,7 @@ def _record(row: ScorecardRow) -> dict[str, str | bool | None]:
         "unit": row.unit,
         "lower_is_better": row.lower_is_better,
     }
-    for name in FIGURES:
+    for name in ROW_FIGURES:
         value: Decimal | None = getattr(row, name)
         record[name] = None if value is None else str(value)
     record["pace"] = row.pace.value
@@ -114,9 +85,11 @@ class Command(BaseCommand):
         console = Console(file=text, width=160)
         console.print(f"Scorecard {card.month:%B %Y} · {card.scope.label}")
         for step in card.steps:
-            table = Table("Metric", *HEADINGS, "Pace", title=step.label, title_justify="left")
+            table = Table(
+                "Metric", *ROW_FIGURES.values(), "Pace", title=step.label, title_justify="left"
+            )
             for row in step.rows:
-                cells = [getattr(row, name) for name in FIGURES]
+                cells = [getattr(row, name) for name in ROW_FIGURES]
                 behind = row.pace == rules.Pace.BEHIND
                 table.add_row(
                     row.name,
@@ -125,7 +98,7 @@ class Command(BaseCommand):
                     style="red" if behind else None,
                 )
             if not step.rows:
-                table.add_row("(no metrics)", *[""] * (len(HEADINGS) + 1))
+                table.add_row("(no metrics)", *[""] * (len(ROW_FIGURES) + 1))
             console.print(table)
         return text.getvalue()
 
@@ -133,7 +106,7 @@ class Command(BaseCommand):
         text = StringIO()
         records = [_record(row) for row in card.rows()]
         writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(["stage", "key", "metric", "unit", "lower_is_better", *FIGURES, "pace"])
+        writer.writerow(["stage", "key", "metric", "unit", "lower_is_better", *ROW_FIGURES, "pace"])
         for record in records:
             writer.writerow("" if v is None else v for v in record.values())
         return text.getvalue()
