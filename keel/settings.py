@@ -207,6 +207,18 @@ if KEEL_PIPELINE_VISIBILITY not in {"team", "own"}:
     raise ImproperlyConfigured(
         f"KEEL_PIPELINE_VISIBILITY={KEEL_PIPELINE_VISIBILITY!r} is neither 'team' nor 'own'."
     )
+# Funnel analytics warn when one person or one referral source holds more than this share
+# of bookings, pipeline or new leads (a fraction: 0.5 is half; 1 turns the warning off).
+_concentration = os.environ.get("KEEL_CONCENTRATION_WARNING", "").strip() or "0.5"
+try:
+    KEEL_CONCENTRATION_WARNING = float(_concentration)
+except ValueError:
+    KEEL_CONCENTRATION_WARNING = float("nan")
+if not 0 < KEEL_CONCENTRATION_WARNING <= 1:  # also refuses nan
+    raise ImproperlyConfigured(
+        f"KEEL_CONCENTRATION_WARNING={_concentration!r} is not a fraction above 0 and at most 1 "
+        "(e.g. 0.5 for half)."
+    )
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keel.scorecard import views
+from keel.scorecard import funnel_views, views
 
 app_name = "scorecard"
 urlpatterns = [
@@ -8,4 +8,6 @@ urlpatterns = [
     path("", views.scorecard_page, name="scorecard"),
     path("review/", views.review_page, name="review"),
     path("export/<str:fmt>/", views.scorecard_export, name="export"),
+    # Funnel analytics (funnel_views.py).
+    path("funnel/", funnel_views.funnel_page, name="funnel"),
 ]
