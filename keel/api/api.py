@@ -16,6 +16,7 @@ from keel.crm.api import companies, contacts
 from keel.leads.api import events
 from keel.pipeline.api import deals
 from keel.pipeline.services import MoveBlocked
+from keel.scorecard.api import scorecard
 
 api = NinjaAPI(
     title="Keel API",
@@ -63,3 +64,4 @@ api.add_router("/deals", deals)
 api.add_router("/activities", activities)
 api.add_router("/tasks", tasks)
 api.add_router("/events", events)
+api.add_router("/scorecard", scorecard)

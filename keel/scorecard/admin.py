@@ -1,20 +1,20 @@
-from typing import Any
-
 from django.contrib import admin
 
 from keel.core.admin import ReadOnlyAdmin
 from keel.scorecard.models import Goal, Metric, MetricValue
 
 
+# Metrics, their values and goals change only through services, which check who may and
+# keep the audit: metrics on /scorecard/metrics/ (deactivated there, never deleted, so
+# their history stays).
 @admin.register(Metric)
-class MetricAdmin(admin.ModelAdmin[Any]):
+class MetricAdmin(ReadOnlyAdmin):
     list_display = ["name", "key", "stage", "unit", "capture_method", "owner", "is_active"]
     list_filter = ["stage", "capture_method", "is_active"]
     search_fields = ["name", "key", "description"]
     list_select_related = ["owner"]
 
 
-# Values and goals change only through services, which check who may and keep the audit.
 @admin.register(MetricValue)
 class MetricValueAdmin(ReadOnlyAdmin):
     list_display = ["metric", "month", "value", "source", "entered_by", "entered_at"]

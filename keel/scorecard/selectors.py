@@ -62,8 +62,10 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    Window,
 )
 from django.db.models.aggregates import Aggregate, Avg
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from keel.accounts.models import Role, Team, User
@@ -307,6 +309,13 @@ def _deal_row(row: dict[str, Any]) -> Figures:
     }
 
 
+def _plain(value: Decimal) -> Decimal:
+    """A stored figure without the storage's trailing zeros: 1250.5000 is 1250.5, 7.0000 is 7."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
 def _round(value: Decimal, step: Decimal) -> Decimal:
     return value.quantize(step, rounding=ROUND_HALF_EVEN)
 
@@ -439,7 +448,7 @@ def _entered(metrics: list[Metric], months: list[date], scope: Scope) -> dict[da
             metric_id__in=ids, month__in=months, team=scope.team, person=scope.person
         ).order_by("metric_id", "month", "-entered_at", "-id")
         for metric_key, month, value in values.values_list("metric__key", "month", "value"):
-            entries[month].setdefault(metric_key, value)  # the first is the latest
+            entries[month].setdefault(metric_key, _plain(value))  # the first is the latest
     return entries
 
 
@@ -766,3 +775,30 @@ def moved_most(card: Scorecard, *, limit: int = 5) -> list[ScorecardRow]:
 def behind_pace(card: Scorecard) -> list[ScorecardRow]:
     """The rows behind their year-to-date target, in the funnel's order."""
     return [row for row in card.rows() if row.pace == rules.Pace.BEHIND]
+
+
+def metric_value_history(*, entries: QuerySet[MetricValue]) -> QuerySet[MetricValue]:
+    """`entries` with who entered them and their scope; newest month first, then
+    company-wide, teams, people.
+
+    Each carries `rank`: 1 for the current entry of its month and scope, 2 and up for the
+    ones it superseded, newest first. Filter `entries` (by month) before ranking, never
+    after: the window ranks only the rows the query keeps.
+    """
+    return (
+        entries.select_related("metric", "entered_by", "team", "person")
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("month"), F("team_id"), F("person_id")],
+                order_by=[F("entered_at").desc(), F("id").desc()],
+            )
+        )
+        .order_by(
+            "-month",
+            F("team_id").asc(nulls_first=True),
+            F("person_id").asc(nulls_first=True),
+            "-entered_at",
+            "-id",
+        )
+    )
