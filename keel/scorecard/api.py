@@ -94,13 +94,23 @@ def value_list(
     )
 
 
-def _team(pk: int | None) -> Team | None:
-    if pk is None:
-        return None
-    found = Team.objects.filter(pk=pk).first()
-    if found is None:
-        raise InvalidInput(f"There is no team #{pk}.", details=[f"team_id: no team #{pk}"])
-    return found
+def _scope(*, team_id: int | None, person_id: int | None) -> Scope:
+    """The team or the person the ids name (neither: the company); refused if both."""
+    if team_id is not None and person_id is not None:
+        raise InvalidInput(
+            "A figure is a team's or a person's, not both.",
+            details=["team_id, person_id: give one of them, or neither for the company's"],
+        )
+    if team_id is not None:
+        team = Team.objects.filter(pk=team_id).first()
+        if team is None:
+            raise InvalidInput(
+                f"There is no team #{team_id}.", details=[f"team_id: no team #{team_id}"]
+            )
+        return Scope(team=team)
+    if person_id is not None:
+        return Scope(person=lookups.person(person_id, field="person_id"))
+    return COMPANY
 
 
 @scorecard.post("/metrics/{key}/values", response={201: ValueOut, **WRITE_ERRORS})
@@ -109,14 +119,15 @@ def value_push(request: HttpRequest, key: MetricKey, payload: ValueIn) -> Status
     a person's). It supersedes the month's earlier figure for that scope."""
     user = actor(request)
     metric = metric_visible(key=key)
+    scope = _scope(team_id=payload.team_id, person_id=payload.person_id)
     entry = metric_value_push(
         metric=metric,
         month=month_date(payload.month),
         value=payload.value,
         by=user,
         note=payload.note,
-        team=_team(payload.team_id),
-        person=lookups.person(payload.person_id, field="person_id") if payload.person_id else None,
+        team=scope.team,
+        person=scope.person,
     )
     return Status(201, entry)
 
@@ -142,13 +153,7 @@ def scorecard_read(
     """The month's scorecard, as on the web page: the company's, a team's or a person's
     (to those who may read it). Figures are decimal strings; a missing one is null."""
     user = actor(request)
-    if filters.team_id is not None and filters.person_id is not None:
-        raise InvalidInput("A scorecard is for a team or for a person, not both.")
-    scope = COMPANY
-    if filters.team_id is not None:
-        scope = Scope(team=_team(filters.team_id))
-    elif filters.person_id is not None:
-        scope = Scope(person=lookups.person(filters.person_id, field="person_id"))
+    scope = _scope(team_id=filters.team_id, person_id=filters.person_id)
     ensure_can_view_scope(user, team=scope.team, person=scope.person)
     card = selectors.scorecard(month=month_date(month), scope=scope)
     return {
