@@ -92,6 +92,9 @@ class Activity(models.Model):
             models.Index(fields=["contact", "at"]),
             models.Index(fields=["company", "at"]),
             models.Index(fields=["by", "at"]),
+            # The scorecard's monthly counts: a range of `at` and every column they test,
+            # so that SQLite reads the index alone, not the rows (with their notes).
+            models.Index(fields=["at", "type", "channel", "outcome"]),
         ]
 
     def __str__(self) -> str:

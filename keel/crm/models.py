@@ -141,6 +141,7 @@ class Contact(TimeStamped):
         indexes = [
             models.Index(fields=["funnel_stage"]),
             models.Index(fields=["last_name", "first_name", "id"]),  # the list's default order
+            models.Index(fields=["qualified_at"]),  # the scorecard: the leads qualified in a month
         ]
 
     def __str__(self) -> str:

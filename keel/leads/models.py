@@ -57,6 +57,8 @@ class MarketingEvent(models.Model):
             models.Index(fields=["type", "occurred_at"]),
             models.Index(fields=["campaign", "occurred_at"]),
             models.Index(fields=["source", "occurred_at"]),
+            # The scorecard's months: every type's count over a range, from the index alone.
+            models.Index(fields=["occurred_at", "type"]),
         ]
 
     def __str__(self) -> str:

@@ -191,6 +191,9 @@ class Deal(TimeStamped):
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["status", "expected_close"]),
             models.Index(fields=["amount"]),  # the deal list sorted by size
+            models.Index(fields=["closed_at"]),  # the scorecard: the deals closed in a month
+            # The scorecard's new customers: whether a company won a deal before this one.
+            models.Index(fields=["company", "status", "closed_at"]),
         ]
 
     def __str__(self) -> str:
