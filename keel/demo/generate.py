@@ -5,15 +5,19 @@ bulk path (`keel.core.bulk.rows_load`), in one transaction, with primary keys as
 the simulation (counting on from the highest id in each table) so rows link to each other
 without reading anything back. Nothing goes through `full_clean` or the services: the
 simulation keeps the invariants itself, and the tests check them on the stored rows.
+
+Once the rows are in, the owner sets this year's goals through the scorecard's service,
+from last year's figures as the scorecard reads them (`demo_goals_set`).
 """
 
 import gc
 import time as clock
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +36,7 @@ from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
 from keel.demo.simulate import (
     CAST,
+    DEMO_METRICS,
     PASSWORD,
     TABLES,
     TEAMS,
@@ -43,6 +48,7 @@ from keel.demo.simulate import (
     World,
     demo_simulate,
 )
+from keel.leads.models import MarketingEvent
 from keel.pipeline.models import (
     ChecklistTick,
     Deal,
@@ -55,11 +61,17 @@ from keel.pipeline.models import (
 )
 from keel.pipeline.rules import criteria_from_stored
 from keel.pipeline.selectors import process_current_version
+from keel.scorecard.models import Goal, Metric, Phasing, Unit
+from keel.scorecard.selectors import scorecard, trend
+from keel.scorecard.services import goal_set
 
 DEMO_KEY = "demo"  # the InstanceSetting that marks a database as a generated demo
 CHUNK = 20_000  # rows written between progress reports
-# Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name.
+# Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name, the
+# demo's own metrics (with their values) by key.
 DOMAIN_MODELS: Sequence[type[models.Model]] = (
+    MarketingEvent,
+    Goal,
     Task,
     Activity,
     ChecklistTick,
@@ -70,6 +82,24 @@ DOMAIN_MODELS: Sequence[type[models.Model]] = (
     Company,
     AuditEntry,
 )
+DEMO_METRIC_KEYS = tuple(m.key for m in DEMO_METRICS)
+
+# This year's goals: last year's figure times the owner's ambition for it. Deals and
+# bookings follow last year's seasons month by month, the other counts are even.
+GOAL_GROWTH: Mapping[str, Decimal] = {
+    "website_visitors": Decimal("1.30"),
+    "inbound_inquiries": Decimal("1.20"),
+    "qualified_conversations": Decimal("1.20"),
+    "calls": Decimal("1.15"),
+    "presentations_given": Decimal("1.20"),
+    "proposals_submitted": Decimal("1.20"),
+    "deals_won": Decimal("1.20"),
+    "new_customers": Decimal("1.25"),
+    "bookings": Decimal("1.25"),
+}
+SEASONAL_GOALS = frozenset({"deals_won", "bookings"})
+CLOSE_RATE_GAIN = Decimal(3)  # percentage points above last year's close rate
+CYCLE_CUT = Decimal("0.9")  # the sales cycle a tenth shorter than last year's
 
 
 @dataclass(frozen=True)
@@ -83,6 +113,8 @@ class DemoSummary:
     username: str
     password: str
     logins: tuple[str, ...]  # every other person's username, same password
+    goals: int = 0  # this year's goals set
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per progress phase
 
     @property
     def rows(self) -> int:
@@ -111,7 +143,7 @@ def demo_foreign_data() -> list[str]:
     if demo_marker() is not None:
         return []
     found = []
-    for model in (Company, Contact, Deal, Activity, Task):
+    for model in (Company, Contact, Deal, Activity, Task, MarketingEvent, Goal):
         count = model._default_manager.count()
         if count:
             name = model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural
@@ -125,6 +157,9 @@ def demo_foreign_data() -> list[str]:
         found.append(f"users named like the demo's ({', '.join(usernames)})")
     if Team.objects.filter(name__in=TEAMS).exists():
         found.append(f"a team named {' or '.join(TEAMS)}")
+    keys = sorted(Metric.objects.filter(key__in=DEMO_METRIC_KEYS).values_list("key", flat=True))
+    if keys:
+        found.append(f"metrics keyed like the demo's ({', '.join(keys)})")
     return found
 
 
@@ -176,7 +211,8 @@ def world_load(*, password_hash: str | None = None) -> World:
 
 @transaction.atomic
 def demo_wipe() -> None:
-    """Delete the demo: every deal, account, activity, task and audit entry, its people."""
+    """Delete the demo: every deal, account, activity, task, marketing event, goal and
+    audit entry, its people and its own metrics."""
     tables = [model._meta.db_table for model in DOMAIN_MODELS]
     if connection.vendor == "postgresql":
         # TRUNCATE refuses tables with deferred foreign-key checks still pending from rows
@@ -187,6 +223,7 @@ def demo_wipe() -> None:
     connection.ops.execute_sql_flush(
         connection.ops.sql_flush(no_style(), tables, allow_cascade=True)
     )
+    Metric.objects.filter(key__in=DEMO_METRIC_KEYS).delete()
     Team.objects.filter(name__in=TEAMS).delete()
     User.objects.filter(username__in=[p.username for p in CAST]).delete()
     InstanceSetting.objects.filter(key=DEMO_KEY).delete()
@@ -224,8 +261,9 @@ def demo_build(
     unless `force` says to delete it.
     """
     started = clock.perf_counter()
-    report = progress or (lambda phase, done, total: None)
+    report = _PhaseClock(progress)
     with transaction.atomic():
+        report("Wiping the old demo", 0, 1)
         foreign = demo_foreign_data()
         if foreign and not force:
             raise DemoRefused(
@@ -233,13 +271,19 @@ def demo_build(
                 f"{', '.join(foreign)}. Building the demo would delete it."
             )
         demo_wipe()
+        report("Reading the sales processes", 0, 1)
         world = world_load()
         with bulk_loading():
             rows = demo_simulate(world=world, size=size, seed=seed, today=today, progress=report)
             rows_insert(rows=rows, progress=report)
+            # Leaving bulk_loading shrinks SQLite's page cache, writing out what it held.
+            report("Ending the bulk load", 0, 1)
         report("Funnel stages", 0, 1)
         _statistics_refresh([table.model for table in rows.tables.values()])
         funnel_recompute()
+        report("Goals", 0, 1)
+        owner = User.objects.get(username=CAST[0].username)
+        goals = demo_goals_set(today=today, by=owner)
         report("Committing", 0, 1)
         InstanceSetting.objects.create(
             key=DEMO_KEY,
@@ -263,10 +307,84 @@ def demo_build(
         username=CAST[0].username,
         password=PASSWORD,
         logins=tuple(p.username for p in CAST[1:]),
+        goals=len(goals),
+        phases=report.stop(),
     )
 
 
+def demo_goals_set(*, today: date, by: User) -> list[Goal]:
+    """This year's goals for the main metrics, from last year's figures (GOAL_GROWTH).
+
+    The close rate's goal is a few points above last year's, the sales cycle's a tenth
+    shorter; both are last year's rate over all its deals, not a mean of its months.
+    A metric with nothing to go on last year gets no goal.
+    """
+    keys = [*GOAL_GROWTH, "close_rate", "sales_cycle_days"]
+    metrics = {m.key: m for m in Metric.objects.filter(key__in=keys, is_active=True)}
+    if not metrics:
+        return []
+    december = date(today.year - 1, 12, 1)
+    months = list(trend(through=december, months=12, keys=list(metrics)).values())
+    levels = {row.key: row.ytd for row in scorecard(month=december).rows()}
+    goals = []
+    for key, metric in metrics.items():
+        phasing: str = Phasing.EVEN
+        weights: list[object] | None = None
+        level = levels.get(key)
+        if key in GOAL_GROWTH:
+            figures = [month[key] or Decimal(0) for month in months]
+            if not sum(figures):
+                continue
+            step = Decimal(1000) if metric.unit == Unit.MONEY else Decimal(1)
+            target = (sum(figures) * GOAL_GROWTH[key] / step).quantize(1, ROUND_HALF_UP) * step
+            if key in SEASONAL_GOALS:
+                phasing, weights = Phasing.SEASONAL, list(figures)
+        elif level is None:
+            continue
+        elif key == "close_rate":
+            target = min(Decimal(100), level + CLOSE_RATE_GAIN)
+        else:
+            target = (level * CYCLE_CUT).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        goals.append(
+            goal_set(
+                metric=metric,
+                year=today.year,
+                target=target,
+                by=by,
+                phasing=phasing,
+                weights=weights,
+            )
+        )
+    return goals
+
+
 # --- helpers ----------------------------------------------------------------------------
+
+
+class _PhaseClock:
+    """Passes progress on, and times each phase: from its first report to the next's."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self.phase = ""
+        self.since = clock.perf_counter()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.phase:
+            self.stop()
+            self.phase = phase
+        if self.progress is not None:
+            self.progress(phase, done, total)
+
+    def stop(self) -> dict[str, float]:
+        """Close the running phase; the seconds of every phase so far."""
+        now = clock.perf_counter()
+        if self.phase:
+            self.seconds[self.phase] = self.seconds.get(self.phase, 0.0) + now - self.since
+        self.phase = ""
+        self.since = now
+        return self.seconds
 
 
 @contextmanager

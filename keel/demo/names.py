@@ -204,3 +204,38 @@ AD_HOC_TASKS = (
     "Ask {contact} for an introduction to finance",
     "Check in with {contact} after the holidays",
 )
+
+# The website: the pages people visit (with weights), what they download, where they ask.
+WEB_PAGES = (
+    ("/", 30),
+    ("/blog/why-forecasts-miss", 5),
+    ("/blog/the-first-90-days-of-a-sales-manager", 5),
+    ("/blog/pricing-conversations", 4),
+    ("/blog/key-account-planning", 4),
+    ("/blog/cold-calling-is-not-dead", 4),
+    ("/services/sales-accelerator", 8),
+    ("/services/pipeline-audit", 6),
+    ("/services/key-account-workshop", 4),
+    ("/services/leadership-coaching", 4),
+    ("/services/crm-roll-out", 4),
+    ("/pricing", 9),
+    ("/case-studies", 6),
+    ("/about", 4),
+    ("/events", 3),
+)
+DOWNLOADS = (
+    "/resources/pipeline-audit-checklist.pdf",
+    "/resources/key-account-plan-template.xlsx",
+    "/resources/sales-playbook-sample.pdf",
+    "/resources/state-of-b2b-sales-2025.pdf",
+    "/resources/proposal-template.docx",
+    "/resources/webinar-forecasting-slides.pdf",
+)
+INQUIRY_FORMS = ("/contact", "/request-a-proposal", "/book-a-call", "/pricing#quote")
+MAIL_PROVIDERS = ("mail.example", "webmail.example", "inbox.example", "post.example")
+
+REFERRAL_MEETING_NOTES = (
+    "Two meetings logged late by Sofia's team.",
+    "Counted a cancelled lunch by mistake.",
+    "Added the partner breakfast in Milan.",
+)

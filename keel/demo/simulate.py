@@ -20,6 +20,13 @@ How the history is made:
   random, become manager overrides with a reason, as the deal services record them.
 * Some stints stall: the deal sits far beyond the expected days with activity only at the
   start; most stalled deals end lost, some are still open today.
+* The website's marketing events: anonymous visits growing and dipping with the seasons
+  like the deals, until a relaunch some months ago lost much of the search traffic (the
+  story the scorecard's Suspect step tells); visits and downloads by known contacts once
+  their company is in the CRM; an inquiry or form fill at each contact's `inquired_at`
+  (the moment the event ingestion records), so inquiries lead to the deals after them.
+* Two metrics that are not computed: one entered by hand each month (with corrections
+  that supersede an entry) and one pushed by the mailing tool.
 """
 
 import math
@@ -40,6 +47,7 @@ from keel.accounts.models import Role, Team, User
 from keel.activities.models import Activity, ActivityType, Outcome, Task, TaskSource
 from keel.crm.models import BuyingRole, Channel, Company, Contact, FunnelStage, Tier
 from keel.demo import names
+from keel.leads.models import EventType, MarketingEvent
 from keel.pipeline.models import (
     ChecklistTick,
     Deal,
@@ -58,6 +66,14 @@ from keel.pipeline.rules import (
     FieldsCriterion,
     Unmet,
 )
+from keel.scorecard.models import (
+    CaptureMethod,
+    Metric,
+    MetricStage,
+    MetricValue,
+    Unit,
+    ValueSource,
+)
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(phase, done, total) while a long phase runs."""
@@ -73,12 +89,13 @@ class Size:
     companies: int
     deals: int
     ad_hoc_tasks: int  # per salesperson
+    visits: int  # anonymous website visits over the two years
 
 
 SIZES: Mapping[str, Size] = {
-    "small": Size(companies=300, deals=800, ad_hoc_tasks=3),
-    "medium": Size(companies=3_000, deals=10_000, ad_hoc_tasks=8),
-    "large": Size(companies=30_000, deals=100_000, ad_hoc_tasks=20),
+    "small": Size(companies=300, deals=800, ad_hoc_tasks=3, visits=3_000),
+    "medium": Size(companies=3_000, deals=10_000, ad_hoc_tasks=8, visits=30_000),
+    "large": Size(companies=30_000, deals=100_000, ad_hoc_tasks=20, visits=300_000),
 }
 
 
@@ -221,6 +238,17 @@ TASK_FIELDS = (
     "id", "title", "owner_id", "due_at", "done_at", "source", "source_key", "plan_step_id",
     "deal_id", "company_id", "created_at",
 )  # fmt: skip
+EVENT_FIELDS = (
+    "id", "type", "occurred_at", "email", "contact_id", "company_id", "campaign", "source",
+    "url", "received_at", "received_by_id",
+)  # fmt: skip
+METRIC_FIELDS = (
+    "id", "key", "name", "stage", "unit", "owner_id", "capture_method", "description",
+    "position",
+)  # fmt: skip
+METRIC_VALUE_FIELDS = (
+    "id", "metric_id", "month", "value", "source", "entered_by_id", "entered_at", "note",
+)  # fmt: skip
 
 # Insertion order: a table's rows only point at rows of tables listed before it (the
 # team-manager pair excepted; foreign keys are checked at commit).
@@ -235,6 +263,9 @@ TABLES: Mapping[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "checklist_ticks": (ChecklistTick, TICK_FIELDS),
     "activities": (Activity, ACTIVITY_FIELDS),
     "tasks": (Task, TASK_FIELDS),
+    "marketing_events": (MarketingEvent, EVENT_FIELDS),
+    "metrics": (Metric, METRIC_FIELDS),
+    "metric_values": (MetricValue, METRIC_VALUE_FIELDS),
 }
 
 
@@ -396,6 +427,68 @@ OTHER_ROLES = (
 )
 FILLED_FIELDS = frozenset({"amount", "expected_close", "next_step", "channel", "source"})
 
+# The website: where its traffic comes from (the `source` its tracking sends), by weight.
+VISIT_SOURCES = (
+    ("organic", 40), ("direct", 18), ("paid", 15), ("social", 12), ("referral", 9), ("email", 6),
+)  # fmt: skip
+# People the CRM knows come back through bookmarks, our mails and searches for our name.
+KNOWN_SOURCES = (("direct", 40), ("email", 35), ("organic", 20), ("social", 5))
+# Where an inquiry came from, by the channel that found the contact; else direct or email.
+INQUIRY_SOURCES: Mapping[str, tuple[str, ...]] = {
+    Channel.INBOUND_WEB: ("organic", "organic", "social", "direct", "email"),
+    Channel.ADVERTISING: ("paid",),
+    Channel.TRADESHOW: ("event",),
+    Channel.DIRECT_MAIL: ("direct mail",),
+}
+P_FORM_FILL = 0.65  # of inquiries: a form on the website, else an e-mail to sales
+P_FOLLOW_UP = 0.3  # a contact who inquired asks again some weeks later
+P_PRICING_FIRST = 0.5  # an inquiry comes minutes after a (still anonymous) look at pricing
+P_SOCIAL_CAMPAIGN = 0.3  # of social visits: the season's webinar series
+# Of the anonymous visits: an inquiry, a download from an address no contact has (job
+# seekers, students, vendors, people the team has not got round to yet).
+P_STRANGER_INQUIRY = 0.025
+P_STRANGER_DOWNLOAD = 0.02
+RECEIVED_LAG = timedelta(seconds=40)  # from the visit to the website's push
+ORGANIC_DROP_WEEKS = 36  # a website relaunch this long before today lost search rankings
+ORGANIC_LOSS = 0.6  # of the organic visits, for good
+SEASONS = ("Winter", "Spring", "Summer", "Autumn")
+
+
+@dataclass(frozen=True)
+class DemoMetric:
+    """A metric of the demo business's own, with its monthly entries."""
+
+    key: str
+    name: str
+    stage: str
+    capture_method: str
+    owner: str  # username: who answers for it and enters (or pushes) it
+    description: str
+    months: int  # months of entries, up to last month
+
+
+DEMO_METRICS = (
+    DemoMetric(
+        "referral_partner_meetings",
+        "Referral partner meetings",
+        MetricStage.LEAD,
+        CaptureMethod.MANUAL,
+        "thomas.becker",
+        "Meetings with partners and customers who refer us, counted by the sales managers.",
+        months=15,
+    ),
+    DemoMetric(
+        "newsletter_signups",
+        "Newsletter sign-ups",
+        MetricStage.SUSPECT,
+        CaptureMethod.PUSHED,
+        "chloe.dubois",
+        "New newsletter subscribers in the month, pushed by the mailing tool.",
+        months=22,
+    ),
+)
+CORRECTIONS = 2  # entries of the hand-entered metric superseded by a corrected one
+
 
 def _cumulative(weights: Iterable[float]) -> list[float]:
     total = 0.0
@@ -409,6 +502,16 @@ def _cumulative(weights: Iterable[float]) -> list[float]:
 NOISE_CHOICES = [(kind, outcome) for kind, outcome, _ in NOISE]
 NOISE_CUM = _cumulative(weight for _, _, weight in NOISE)
 NOISE_TOTAL = NOISE_CUM[-1]
+
+
+def _campaign(when: datetime, name: str) -> str:
+    """A campaign as marketing names them: the season, its year, what it is."""
+    return f"{SEASONS[when.month % 12 // 3]} {when.year} {name}"
+
+
+def _month_add(month: date, months: int) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _ascii(text: str) -> str:
@@ -498,6 +601,63 @@ class _Deal:
         return self.stints[-1].exit
 
 
+class _Website:
+    """The website's traffic: when a visit happens, where it comes from, what it looks at.
+
+    Traffic grows over the two years and follows the seasons like the new deals, until a
+    relaunch ORGANIC_DROP_WEEKS before today loses part of the search traffic for good.
+    """
+
+    def __init__(self, rng: random.Random, clock: Clock, end: float) -> None:
+        self.rng = rng
+        self.sources = [source for source, _ in VISIT_SOURCES]
+        self.before = _cumulative(weight for _, weight in VISIT_SOURCES)
+        self.after = _cumulative(
+            weight * (1 - ORGANIC_LOSS) if source == "organic" else weight
+            for source, weight in VISIT_SOURCES
+        )
+        kept = self.after[-1] / self.before[-1]  # the share of the traffic left after it
+        self.drop = max(0.0, (end // WEEK - ORGANIC_DROP_WEEKS) * WEEK)
+        self.pages = [url for url, _ in names.WEB_PAGES]
+        self.page_cum = _cumulative(weight for _, weight in names.WEB_PAGES)
+        self.starts: list[float] = []  # each week's first raw second
+        self.lengths: list[float] = []
+        self.week_cum: list[float] = []  # the running share of the traffic up to each week
+        total = 0.0
+        start = 0.0
+        while start < end:
+            length = min(WEEK, end - start)
+            middle = start + length / 2
+            weight = (0.75 + 0.5 * middle / end) * SEASON[clock.month(middle) - 1]
+            total += length / WEEK * weight * (kept if start >= self.drop else 1.0)
+            self.starts.append(start)
+            self.lengths.append(length)
+            self.week_cum.append(total)
+            start += WEEK
+
+    def time(self) -> float:
+        random_ = self.rng.random
+        week = bisect_left(self.week_cum, random_() * self.week_cum[-1])
+        return self.starts[week] + random_() * self.lengths[week]
+
+    def source(self, t: float) -> str:
+        cum = self.after if t >= self.drop else self.before
+        return self.sources[bisect_left(cum, self.rng.random() * cum[-1])]
+
+    def page(self) -> str:
+        return self.pages[bisect_left(self.page_cum, self.rng.random() * self.page_cum[-1])]
+
+    def campaign(self, source: str, when: datetime) -> str:
+        """Paid visits come from the season's ads, mail ones from the month's newsletter."""
+        if source == "paid":
+            return _campaign(when, names.CAMPAIGNS[Channel.ADVERTISING])
+        if source == "email":
+            return f"{when:%B %Y} newsletter"
+        if source == "social" and self.rng.random() < P_SOCIAL_CAMPAIGN:
+            return _campaign(when, names.CAMPAIGNS[Channel.INBOUND_WEB])
+        return ""
+
+
 # --- the simulation ---------------------------------------------------------------------
 
 
@@ -525,6 +685,9 @@ class _Simulation:
         self.companies: list[_Company] = []
         self.contacts: dict[int, list[Any]] = {}  # id -> row, filled in as the story goes
         self.deals: list[_Deal] = []
+        self.user_ids: dict[str, int] = {}  # username -> user id
+        self.inquired: dict[int, float] = {}  # contact id -> raw time of the first inquiry
+        self.visits_by_month: dict[date, int] = {}  # anonymous website visits
 
     def take_id(self, label: str) -> int:
         return next(self.ids[label])
@@ -537,17 +700,21 @@ class _Simulation:
         self.repeat_business()
         self.deal_histories()
         self.prospecting()
+        self.report("Tasks", 0, 1)
         self.tasks()
         by_id = sorted(self.companies, key=lambda c: c.id)
         self.tables["companies"].rows.extend(tuple(c.row) for c in by_id)
         self.tables["contacts"].rows.extend(tuple(row) for row in self.contacts.values())
+        self.marketing()
+        self.report("Scorecard entries", 0, 1)
+        self.scorecard_entries()
         return DemoRows(tables=self.tables, now=self.clock.now)
 
     # --- people -------------------------------------------------------------------------
 
     def people(self) -> None:
         team_ids = {name: self.take_id("teams") for name in TEAMS}
-        user_ids = {p.username: self.take_id("users") for p in CAST}
+        user_ids = self.user_ids = {p.username: self.take_id("users") for p in CAST}
         for name, team_id in team_ids.items():
             manager = next(p.username for p in CAST if p.team == name and p.manages)
             self.tables["teams"].rows.append((team_id, name, user_ids[manager]))
@@ -903,6 +1070,7 @@ class _Simulation:
         if deal.channel in INBOUND or rng.random() < 0.3:
             inquired = max(deal.company.appear, qualified - rng.uniform(1, 14) * DAY)
             contact[13] = self.clock.at(inquired)  # inquired_at
+            self.inquired[deal.main] = inquired
         contact[10] = deal.channel
 
     def log(
@@ -1103,9 +1271,7 @@ class _Simulation:
             source = f"Cold list — {deal.company.row[5]}"
         campaign = ""
         if deal.channel in names.CAMPAIGNS:
-            when = at(deal.created)
-            season = ("Winter", "Spring", "Summer", "Autumn")[when.month % 12 // 3]
-            campaign = f"{season} {when.year} {names.CAMPAIGNS[deal.channel]}"
+            campaign = _campaign(at(deal.created), names.CAMPAIGNS[deal.channel])
         lost_note = ""
         if deal.status == DealStatus.LOST and rng.random() < 0.5:
             lost_note = rng.choice(names.LOST_NOTES[deal.lost_reason])
@@ -1161,6 +1327,7 @@ class _Simulation:
                 if c.fate in ("lead", "qualified"):
                     inquired = c.appear + rng.random() * (end - c.appear) * 0.8
                     self.contacts[c.dm][13] = at(inquired)
+                    self.inquired[c.dm] = inquired
                     by = self.marketer_id if rng.random() < 0.4 else owner
                     touches.append((ActivityType.EMAIL, Outcome.REPLIED, inquired + DAY, c.dm, by))
                     if c.fate == "qualified":
@@ -1236,6 +1403,166 @@ class _Simulation:
                      done if due < now and rng.random() < 0.4 else None, TaskSource.AD_HOC, "",
                      None, deal.id, deal.company.id, created)
                 )  # fmt: skip
+
+    # --- marketing events -------------------------------------------------------------
+
+    def marketing(self) -> None:
+        """The website's events, pushed with the marketer's token as the API stores them:
+        known contacts' visits and downloads, every inquiry, then the anonymous crowd."""
+        rng = self.rng
+        end = self.end
+        web = _Website(rng, self.clock, end)
+        rows = self.tables["marketing_events"].rows
+        ids = self.ids["marketing_events"]
+        contacts = self.contacts
+        at = self.clock.at
+        by = self.marketer_id
+        known = [source for source, _ in KNOWN_SOURCES]
+        known_cum = _cumulative(weight for _, weight in KNOWN_SOURCES)
+
+        def event(kind: str, t: float, contact: int | None, source: str, url: str) -> None:
+            if t >= end:
+                return
+            when = at(t)
+            email, company = "", None
+            if contact is not None:  # matched by e-mail address, as the ingestion does
+                email, company = contacts[contact][6], contacts[contact][3]
+            elif kind != EventType.VISIT:  # a form asks for an address no contact has
+                email = self.stranger()
+            rows.append(
+                (next(ids), kind, when, email, contact, company, web.campaign(source, when),
+                 source, url, when + RECEIVED_LAG, by)
+            )  # fmt: skip
+
+        total = len(self.companies)
+        for i, c in enumerate(self.companies):
+            if i % 1000 == 0:
+                self.report("Marketing events", i, total)
+            if c.fate == "suspect":
+                continue  # nobody there has heard of us yet
+            span = end - c.appear
+            engaged = c.fate == "deals"
+            for _ in range(rng.randint(0, 5 if engaged else 2)):
+                source = known[bisect_left(known_cum, rng.random() * known_cum[-1])]
+                t = c.appear + rng.random() * span
+                event(EventType.VISIT, t, rng.choice(c.contacts), source, web.page())
+            downloads = (rng.random() < 0.35) + (rng.random() < 0.1) if engaged else 0
+            downloads += rng.random() < 0.15
+            for _ in range(downloads):
+                source = known[bisect_left(known_cum, rng.random() * known_cum[-1])]
+                t = c.appear + rng.random() * span
+                url = rng.choice(names.DOWNLOADS)
+                event(EventType.DOWNLOAD, t, rng.choice(c.contacts), source, url)
+        for contact, t in self.inquired.items():
+            source = rng.choice(INQUIRY_SOURCES.get(contacts[contact][10], ("direct", "email")))
+            if rng.random() < P_PRICING_FIRST:  # not known to the website until the form
+                event(EventType.VISIT, t - rng.uniform(60, 1800), None, source, "/pricing")
+            for follow_up in (False, True):
+                if follow_up:
+                    if rng.random() >= P_FOLLOW_UP:
+                        break
+                    t += rng.uniform(7, 120) * DAY
+                    source = rng.choice(("direct", "email"))
+                if rng.random() < P_FORM_FILL:
+                    event(EventType.FORM_FILL, t, contact, source, rng.choice(names.INQUIRY_FORMS))
+                else:
+                    event(EventType.INQUIRY, t, contact, source, "")
+        for _ in range(round(self.size.visits * P_STRANGER_INQUIRY)):
+            t = web.time()
+            if rng.random() < P_FORM_FILL:
+                event(EventType.FORM_FILL, t, None, web.source(t), rng.choice(names.INQUIRY_FORMS))
+            else:
+                event(EventType.INQUIRY, t, None, web.source(t), "")
+        for _ in range(round(self.size.visits * P_STRANGER_DOWNLOAD)):
+            t = web.time()
+            event(EventType.DOWNLOAD, t, None, web.source(t), rng.choice(names.DOWNLOADS))
+        self.anonymous_visits(web)
+
+    def anonymous_visits(self, web: _Website) -> None:
+        """The bulk of the events, visits nobody can name: the phase's hot loop."""
+        at = self.clock.at
+        rows = self.tables["marketing_events"].rows
+        ids = self.ids["marketing_events"]
+        by = self.marketer_id
+        months = self.visits_by_month
+        visit = EventType.VISIT
+        total = self.size.visits
+        for i in range(total):
+            if i % 20_000 == 0:
+                self.report("Website visits", i, total)
+            t = web.time()
+            when = at(t)
+            source = web.source(t)
+            month = date(when.year, when.month, 1)
+            months[month] = months.get(month, 0) + 1
+            rows.append(
+                (next(ids), visit, when, "", None, None, web.campaign(source, when), source,
+                 web.page(), when + RECEIVED_LAG, by)
+            )  # fmt: skip
+        self.report("Website visits", total, total)
+
+    def stranger(self) -> str:
+        """The address of someone no contact is: a student, a job seeker, a future lead."""
+        rng = self.rng
+        first, last = _ascii(rng.choice(names.FIRST_NAMES)), _ascii(rng.choice(names.LAST_NAMES))
+        return f"{first}.{last}{rng.randint(1, 99)}@{rng.choice(names.MAIL_PROVIDERS)}"
+
+    # --- the scorecard's own entries ----------------------------------------------------
+
+    def scorecard_entries(self) -> None:
+        """The demo's hand-entered and pushed metrics with their history of entries."""
+        rng = self.rng
+        now = self.clock.now
+        this_month = date(now.year, now.month, 1)
+        referrals: dict[date, int] = {}
+        for deal in self.deals:
+            if deal.channel in (Channel.REFERRAL, Channel.PARTNER):
+                created = self.clock.at(deal.created)
+                month = date(created.year, created.month, 1)
+                referrals[month] = referrals.get(month, 0) + 1
+        values = self.tables["metric_values"].rows
+        for position, metric in enumerate(DEMO_METRICS, start=50):
+            metric_id = self.take_id("metrics")
+            owner = self.user_ids[metric.owner]
+            self.tables["metrics"].rows.append(
+                (metric_id, metric.key, metric.name, metric.stage, Unit.COUNT, owner,
+                 metric.capture_method, metric.description, position)
+            )  # fmt: skip
+            manual = metric.capture_method == CaptureMethod.MANUAL
+            entered: list[tuple[date, int, datetime]] = []
+            for back in range(metric.months, 0, -1):
+                month = _month_add(this_month, -back)
+                start = datetime.combine(_month_add(month, 1), time(), UTC)
+                if manual:  # in the first days of the next month, in office hours
+                    value = round(0.7 * referrals.get(month, 0) + rng.uniform(1, 5))
+                    at = start + timedelta(
+                        days=rng.randint(1, 4), hours=rng.randint(8, 17), minutes=rng.randint(0, 59)
+                    )
+                else:  # the mailing tool pushes last month's count in the night
+                    value = round(0.04 * self.visits_by_month.get(month, 0) * rng.uniform(0.8, 1.2))
+                    at = start + timedelta(hours=2, minutes=rng.randint(0, 59))
+                if at < now:
+                    entered.append((month, value, at))
+            source = ValueSource.MANUAL if manual else ValueSource.PUSHED
+            for month, value, at in entered:
+                values.append(
+                    (self.take_id("metric_values"), metric_id, month, Decimal(value), source,
+                     owner, at, "")
+                )  # fmt: skip
+            if not manual:
+                continue
+            for (month, value, at), note in zip(
+                rng.sample(entered, min(CORRECTIONS, len(entered))),
+                names.REFERRAL_MEETING_NOTES,
+                strict=False,
+            ):
+                corrected = max(0, value + rng.choice((-2, -1, 1, 2, 3)))
+                at += timedelta(days=rng.randint(2, 9))
+                if at < now:
+                    values.append(
+                        (self.take_id("metric_values"), metric_id, month, Decimal(corrected),
+                         source, owner, at, note)
+                    )  # fmt: skip
 
 
 def _decision_maker(linked: Mapping[int, str], main: int) -> int:

@@ -5,10 +5,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from keel.crm.models import Company
 from keel.demo.generate import demo_marker
+from keel.leads.models import EventType, MarketingEvent
 from keel.pipeline.models import Deal
+from keel.scorecard.models import Goal, Metric
 
 pytestmark = pytest.mark.django_db
 SMALL = ("--size", "small", "--today", "2026-03-04")
@@ -25,6 +28,8 @@ def test_it_builds_and_prints_the_summary_and_the_login() -> None:
     assert "deals" in output and "800" in output
     assert "username owner password keel-demo" in output
     assert "rows/s" in output
+    assert "Set 11 goals for 2026 from 2025's figures" in output
+    assert "Seconds per phase:" in output and "website visits" in output and "goals" in output
     marker = demo_marker()
     assert marker is not None and marker["seed"] == 3 and marker["size"] == "small"
 
@@ -35,6 +40,18 @@ def test_it_refuses_a_database_with_other_data() -> None:
         _demo(*SMALL)
     assert list(Company.objects.values_list("name", flat=True)) == ["A real customer"]
     assert demo_marker() is None
+
+
+def test_it_refuses_marketing_events_goals_and_metrics_it_did_not_make() -> None:
+    MarketingEvent.objects.create(type=EventType.VISIT, occurred_at=timezone.now())
+    Goal.objects.create(metric=Metric.objects.get(key="deals_won"), year=2026, target=40)
+    Metric.objects.create(key="newsletter_signups", name="Sign-ups", stage="suspect")
+    with pytest.raises(CommandError) as refused:
+        _demo(*SMALL)
+    message = str(refused.value)
+    assert "1 marketing event" in message and "1 goal" in message
+    assert "metrics keyed like the demo's (newsletter_signups)" in message
+    assert MarketingEvent.objects.count() == Goal.objects.count() == 1
 
 
 def test_force_replaces_the_other_data() -> None:

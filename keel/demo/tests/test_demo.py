@@ -1,9 +1,10 @@
 """The demo business, built once (size small) and checked the way a reviewer would."""
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from itertools import pairwise
 
 import pytest
@@ -12,9 +13,12 @@ from pytest_django import DjangoDbBlocker
 
 from keel.accounts.models import Role, Team, User
 from keel.activities.models import Activity, ActivityType, Task, TaskSource
+from keel.core.models import AuditEntry
 from keel.crm.models import Channel, Company, Contact, FunnelStage
-from keel.demo.generate import DemoSummary, demo_build, demo_marker, demo_wipe
+from keel.demo.generate import GOAL_GROWTH, DemoSummary, demo_build, demo_marker, demo_wipe
 from keel.demo.simulate import PASSWORD
+from keel.leads.models import EventType, MarketingEvent
+from keel.leads.services import INQUIRY_TYPES
 from keel.pipeline.models import (
     ChecklistTick,
     Deal,
@@ -33,6 +37,9 @@ from keel.pipeline.rules import (
     criteria_from_stored,
     unmet_criteria,
 )
+from keel.scorecard.models import CaptureMethod, Goal, Metric, MetricValue, Phasing, ValueSource
+from keel.scorecard.rules import Pace
+from keel.scorecard.selectors import metric_values, scorecard, trend
 
 TODAY = date(2026, 3, 4)
 SEED = 7
@@ -71,6 +78,18 @@ def _digest() -> str:
         "deal__name", "to_stage__name", "at", "override_reason"
     ):
         digest.update(repr(row).encode())
+    for row in MarketingEvent.objects.order_by("id").values_list(
+        "type", "occurred_at", "email", "contact__email", "source", "campaign", "url"
+    ):
+        digest.update(repr(row).encode())
+    for row in MetricValue.objects.order_by("id").values_list(
+        "metric__key", "month", "value", "entered_at", "entered_by__username", "note"
+    ):
+        digest.update(repr(row).encode())
+    for row in Goal.objects.order_by("metric__key").values_list(
+        "metric__key", "year", "target", "phasing", "weights"
+    ):
+        digest.update(repr(row).encode())
     return digest.hexdigest()
 
 
@@ -99,6 +118,24 @@ def test_the_same_seed_builds_the_same_business_and_another_seed_does_not(
     assert _digest() == built
     demo_build(size="small", seed=SEED + 1, today=TODAY)
     assert _digest() != built
+    demo_build(size="small", seed=SEED, today=TODAY)  # as the other tests expect it
+
+
+def _counts() -> dict[str, int]:
+    models = (Company, Contact, Deal, Activity, MarketingEvent, Goal, Metric, MetricValue)
+    counts = {model.__name__: model._default_manager.count() for model in models}
+    counts["audit"] = AuditEntry.objects.count()
+    return counts
+
+
+def test_a_rebuild_replaces_everything_the_demo_made(demo: DemoSummary) -> None:
+    before = _counts()
+    assert before["MarketingEvent"] == demo.counts["marketing_events"]
+    assert before["Goal"] == demo.goals == 11
+    demo_build(size="small", seed=SEED, today=TODAY)
+    demo_build(size="small", seed=SEED, today=TODAY)
+    assert _counts() == before
+    assert before["audit"] == demo.goals  # one entry per goal set, the old ones wiped
 
 
 def test_the_cast_can_log_in_with_the_published_password(demo: DemoSummary) -> None:
@@ -273,3 +310,100 @@ def test_open_deals_have_their_stages_plan_as_tasks(demo: DemoSummary) -> None:
     assert tasks.filter(done_at__isnull=False).exists()
     assert Task.objects.filter(source=TaskSource.AD_HOC).exists()
     assert not tasks.exclude(deal__status=DealStatus.OPEN).exclude(deal__stage__kind="won").exists()
+
+
+LAST_MONTH = (date(2026, 2, 1), date(2026, 3, 1))
+
+
+def test_the_website_has_every_kind_of_event_last_month(demo: DemoSummary) -> None:
+    events = MarketingEvent.objects.filter(occurred_at__date__range=(LAST_MONTH[0], TODAY))
+    assert events.filter(occurred_at__date__gte=TODAY).count() == 0
+    month = events.filter(occurred_at__date__lt=LAST_MONTH[1])
+    kinds = Counter(month.values_list("type", flat=True))
+    inquiries = sum(kinds[kind] for kind in INQUIRY_TYPES)
+    assert kinds[EventType.VISIT] > 10 * kinds[EventType.DOWNLOAD] > 0
+    assert kinds[EventType.DOWNLOAD] > inquiries > 0
+    # A small business: a handful of inquiries a month, by form and by e-mail.
+    quarter = MarketingEvent.objects.filter(occurred_at__date__range=(date(2025, 12, 1), TODAY))
+    assert set(quarter.values_list("type", flat=True)) == set(EventType.values)
+    visits = month.filter(type=EventType.VISIT)
+    known = visits.exclude(contact=None).count()
+    assert 0 < known < visits.count() / 4  # most visitors are anonymous
+    assert len(set(visits.values_list("source", flat=True))) >= 5
+    assert visits.filter(source="paid").exclude(campaign="").exists()
+    assert visits.filter(source="organic", campaign="").exists()
+    downloads = MarketingEvent.objects.filter(type=EventType.DOWNLOAD)
+    assert downloads.exclude(contact=None).count() > downloads.filter(contact=None).count()
+    assert not downloads.filter(email="").exists()  # a download asks for an address
+    for event in MarketingEvent.objects.exclude(contact=None).select_related("contact")[:200]:
+        assert event.contact is not None
+        assert event.email == event.contact.email
+        assert event.company_id == event.contact.company_id
+        assert event.occurred_at >= event.contact.created_at
+
+
+def test_each_contacts_first_inquiry_is_when_they_inquired(demo: DemoSummary) -> None:
+    first: dict[int, datetime] = {}
+    for contact, at in (
+        MarketingEvent.objects.filter(type__in=INQUIRY_TYPES)
+        .exclude(contact=None)
+        .order_by("occurred_at")
+        .values_list("contact_id", "occurred_at")
+    ):
+        first.setdefault(contact, at)
+    inquired = dict(Contact.objects.exclude(inquired_at=None).values_list("id", "inquired_at"))
+    assert first == inquired
+    # Most who inquired went on to a deal, usually within weeks.
+    with_deals = Contact.objects.filter(pk__in=inquired, company__deals__isnull=False).distinct()
+    assert with_deals.count() > len(inquired) / 2
+
+
+def test_this_years_goals_show_metrics_on_track_and_behind(demo: DemoSummary) -> None:
+    goals = {g.metric.key: g for g in Goal.objects.filter(year=TODAY.year).select_related("metric")}
+    assert set(goals) == {*GOAL_GROWTH, "close_rate", "sales_cycle_days"}
+    last_year = trend(through=date(2025, 12, 1), months=12, keys=["deals_won", "calls"])
+    won = [figures["deals_won"] for figures in last_year.values()]
+    assert goals["deals_won"].phasing == Phasing.SEASONAL
+    assert goals["deals_won"].weights == [int(n or 0) for n in won]
+    assert goals["deals_won"].target == round(sum(n or 0 for n in won) * GOAL_GROWTH["deals_won"])
+    calls = sum(figures["calls"] or 0 for figures in last_year.values())
+    assert goals["calls"].phasing == Phasing.EVEN
+    assert goals["calls"].target == round(calls * GOAL_GROWTH["calls"])
+    december = {row.key: row for row in scorecard(month=date(2025, 12, 1)).rows()}
+    close_rate, cycle = december["close_rate"].ytd, december["sales_cycle_days"].ytd
+    assert close_rate is not None and cycle is not None
+    assert goals["close_rate"].target == close_rate + 3
+    assert goals["sales_cycle_days"].target < cycle
+    paces = Counter(row.pace for row in scorecard(month=LAST_MONTH[0]).rows() if row.key in goals)
+    assert paces[Pace.BEHIND] >= 3 and paces[Pace.ON_TRACK] >= 3
+    assert paces[Pace.BEHIND] + paces[Pace.ON_TRACK] == len(goals)
+
+
+def test_the_hand_entered_metric_shows_its_latest_entry_with_history(demo: DemoSummary) -> None:
+    metric = Metric.objects.get(key="referral_partner_meetings")
+    assert metric.capture_method == CaptureMethod.MANUAL
+    assert metric.owner is not None and metric.owner.role == Role.SALES_MANAGER
+    entries = MetricValue.objects.filter(metric=metric)
+    assert set(entries.values_list("source", flat=True)) == {ValueSource.MANUAL}
+    assert set(entries.values_list("entered_by", flat=True)) == {metric.owner.pk}
+    months = Counter(entries.values_list("month", flat=True))
+    corrected = [month for month, n in months.items() if n > 1]
+    assert len(corrected) == 2
+    for month in corrected:
+        first, latest = entries.filter(month=month).order_by("entered_at")
+        assert latest.note and not first.note and latest.value != first.value
+        assert (
+            latest.entered_at > first.entered_at >= datetime(month.year, month.month, 1, tzinfo=UTC)
+        )
+        assert metric_values(month=month, keys=[metric.key])[metric.key] == latest.value
+    assert max(months) < date(TODAY.year, TODAY.month, 1)
+    assert max(entries.values_list("entered_at", flat=True)).date() < TODAY
+    pushed = Metric.objects.get(key="newsletter_signups")
+    assert pushed.capture_method == CaptureMethod.PUSHED
+    assert pushed.owner is not None and pushed.owner.role == Role.MARKETER
+    values = MetricValue.objects.filter(metric=pushed)
+    assert values.count() >= 20
+    assert set(values.values_list("source", "entered_by")) == {
+        (ValueSource.PUSHED, pushed.owner.pk)
+    }
+    assert metric_values(month=LAST_MONTH[0], keys=[pushed.key])[pushed.key] > Decimal(0)

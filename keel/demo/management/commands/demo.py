@@ -1,6 +1,6 @@
 """`keel demo`: build a realistic demo business (two years of history) and print the login."""
 
-from datetime import date
+from datetime import date, timedelta
 from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -113,6 +113,18 @@ class Command(BaseCommand):
         console.print(
             f"Built in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s): "
             f"two years of history up to {summary.today.isoformat()}."
+        )
+        last_month = summary.today.replace(day=1) - timedelta(days=1)
+        console.print(
+            f"Set {summary.goals} goals for {summary.today.year} from "
+            f"{summary.today.year - 1}'s figures: see `keel scorecard --month {last_month:%Y-%m}`."
+        )
+        console.print(
+            "Seconds per phase: "
+            + ", ".join(
+                f"{phase.lower()} {seconds:.1f}" for phase, seconds in summary.phases.items()
+            )
+            + "."
         )
 
     def _print_login(self, console: Console) -> None:
