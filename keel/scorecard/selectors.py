@@ -187,8 +187,24 @@ def _counts(row: dict[str, Any]) -> Figures:
     return {key: Decimal(value) for key, value in row.items()}
 
 
+def _tallies(field: str, conditions: dict[str, Q | None], keys: set[str]) -> dict[str, Aggregate]:
+    """A count of the rows meeting each wanted condition (None: every row).
+
+    Counting the span's own column, never null in the span, rather than the id lets the
+    database answer from an index on that column alone.
+    """
+    return {key: Count(field, filter=conditions[key]) for key in keys & conditions.keys()}
+
+
+EVENT_TYPES: dict[str, Q | None] = {
+    "website_visitors": Q(type=EventType.VISIT),
+    "downloads": Q(type=EventType.DOWNLOAD),
+    "inbound_inquiries": Q(type__in=INQUIRY_TYPES),
+}
+
+
 def _event_figures(
-    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool, keys: set[str]
 ) -> dict[Slot, Figures]:
     events = MarketingEvent.objects.all()
     if owners is not None:
@@ -198,9 +214,7 @@ def _event_figures(
         "occurred_at",
         spans,
         person="contact__owner" if per_person else None,
-        website_visitors=_count(Q(type=EventType.VISIT)),
-        downloads=_count(Q(type=EventType.DOWNLOAD)),
-        inbound_inquiries=_count(Q(type__in=INQUIRY_TYPES)),
+        **_tallies("occurred_at", EVENT_TYPES, keys),
     )
     return {slot: _counts(row) for slot, row in rows.items()}
 
@@ -211,34 +225,37 @@ OUTBOUND_CHANNELS = {
     "outbound_networking": Channel.NETWORKING,
     "outbound_social": Channel.SOCIAL_SELLING,
 }
+ACTIVITY_KINDS: dict[str, Q | None] = {
+    # Research is no touch: it counts for none of the outbound channels.
+    **{
+        key: ~Q(type=ActivityType.RESEARCH) & Q(channel=channel)
+        for key, channel in OUTBOUND_CHANNELS.items()
+    },
+    "calls": Q(type=ActivityType.CALL),
+    "connects": Q(type=ActivityType.CALL, outcome=Outcome.CONNECTED),
+    "presentations_given": Q(type=ActivityType.PRESENTATION) & ~Q(outcome=Outcome.NO_SHOW),
+    "proposals_submitted": Q(type=ActivityType.PROPOSAL_SENT),
+}
 
 
 def _activity_figures(
-    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool, keys: set[str]
 ) -> dict[Slot, Figures]:
     activities = Activity.objects.all()
     if owners is not None:
         activities = activities.filter(by_id__in=owners)
-    touch = ~Q(type=ActivityType.RESEARCH)
-    outbound = {
-        key: _count(touch & Q(channel=channel)) for key, channel in OUTBOUND_CHANNELS.items()
-    }
     rows = _by_span(
         activities,
         "at",
         spans,
         person="by" if per_person else None,
-        **outbound,
-        calls=_count(Q(type=ActivityType.CALL)),
-        connects=_count(Q(type=ActivityType.CALL, outcome=Outcome.CONNECTED)),
-        presentations_given=_count(Q(type=ActivityType.PRESENTATION) & ~Q(outcome=Outcome.NO_SHOW)),
-        proposals_submitted=_count(Q(type=ActivityType.PROPOSAL_SENT)),
+        **_tallies("at", ACTIVITY_KINDS, keys),
     )
     return {slot: _counts(row) for slot, row in rows.items()}
 
 
 def _contact_figures(
-    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool, keys: set[str]
 ) -> dict[Slot, Figures]:
     contacts = Contact.objects.all()
     if owners is not None:
@@ -248,17 +265,23 @@ def _contact_figures(
         "qualified_at",
         spans,
         person="owner" if per_person else None,
-        qualified_conversations=Count("pk"),
+        **_tallies("qualified_at", {"qualified_conversations": None}, keys),
     )
     return {slot: _counts(row) for slot, row in rows.items()}
 
 
-def _deal_figures(
-    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool
-) -> dict[Slot, Figures]:
-    deals = Deal.objects.all()
-    if owners is not None:
-        deals = deals.filter(owner_id__in=owners)
+# The parts of a deal reading each metric is made of.
+DEAL_PARTS = {
+    "deals_won": {"won"},
+    "close_rate": {"won", "lost"},
+    "new_customers": {"new_customers"},
+    "bookings": {"bookings"},
+    "average_deal_size": {"bookings", "booked"},
+    "sales_cycle_days": {"cycle"},
+}
+
+
+def _deal_parts(parts: set[str]) -> dict[str, Aggregate]:
     won = Q(status=DealStatus.WON)
     booked = won & Q(amount__isnull=False, currency=settings.KEEL_CURRENCY)
     # A company's first purchase: a won deal with no won deal of the company before it
@@ -270,43 +293,57 @@ def _deal_figures(
         company=OuterRef("company"),
         status=DealStatus.WON,
     )
+    makers: dict[str, Callable[[], Aggregate]] = {
+        "won": lambda: Count("closed_at", filter=won),
+        "lost": lambda: Count("closed_at", filter=Q(status=DealStatus.LOST)),
+        "new_customers": lambda: Count("closed_at", filter=won & ~Q(Exists(earlier_win))),
+        "booked": lambda: Count("closed_at", filter=booked),
+        "bookings": lambda: Sum("amount", filter=booked),
+        "cycle": lambda: Avg(
+            ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField()),
+            filter=won,
+        ),
+    }
+    return {name: make() for name, make in makers.items() if name in parts}
+
+
+def _deal_figures(
+    spans: list[Span], owners: QuerySet[User, int] | None, per_person: bool, keys: set[str]
+) -> dict[Slot, Figures]:
+    deals = Deal.objects.all()
+    if owners is not None:
+        deals = deals.filter(owner_id__in=owners)
+    wanted = keys & DEAL_PARTS.keys()
+    parts = set().union(*(DEAL_PARTS[key] for key in wanted))
     rows = _by_span(
         deals,
         "closed_at",
         spans,
         person="owner" if per_person else None,
-        won=_count(won),
-        lost=_count(Q(status=DealStatus.LOST)),
-        new_customers=_count(won & ~Q(Exists(earlier_win))),
-        booked=_count(booked),
-        bookings=Sum("amount", filter=booked),
-        cycle=Avg(
-            ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField()),
-            filter=won,
-        ),
+        **_deal_parts(parts),
     )
-    return {slot: _deal_row(row) for slot, row in rows.items()}
+    return {slot: _deal_row(row, wanted) for slot, row in rows.items()}
 
 
-def _deal_row(row: dict[str, Any]) -> Figures:
-    won_count, lost_count, booked_count = row["won"], row["lost"], row["booked"]
-    bookings = Decimal(row["bookings"] or 0)
-    closed = won_count + lost_count
-    cycle = row["cycle"]
-    return {
-        "deals_won": Decimal(won_count),
-        "close_rate": (
-            _round(Decimal(100 * won_count) / Decimal(closed), TENTH) if closed else None
-        ),
-        "new_customers": Decimal(row["new_customers"]),
+def _deal_row(row: dict[str, Any], keys: set[str]) -> Figures:
+    won, lost, booked = row.get("won", 0), row.get("lost", 0), row.get("booked", 0)
+    bookings = Decimal(row.get("bookings") or 0)
+    cycle = row.get("cycle")
+    figures: Figures = {
+        "deals_won": Decimal(won),
+        "close_rate": _round(Decimal(100 * won) / Decimal(won + lost), TENTH)
+        if won + lost
+        else None,
+        "new_customers": Decimal(row.get("new_customers", 0)),
         "bookings": _round(bookings, CENT),
-        "average_deal_size": _round(bookings / booked_count, CENT) if booked_count else None,
+        "average_deal_size": _round(bookings / booked, CENT) if booked else None,
         "sales_cycle_days": (
             _round(Decimal(cycle // _MICROSECOND) / DAY_MICROSECONDS, TENTH)
             if cycle is not None
             else None
         ),
     }
+    return {key: figures[key] for key in keys}
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -322,37 +359,14 @@ def _round(value: Decimal, step: Decimal) -> Decimal:
 
 _MICROSECOND = timedelta(microseconds=1)
 
-Compute = Callable[[list[Span], QuerySet[User, int] | None, bool], dict[Slot, Figures]]
+Compute = Callable[[list[Span], QuerySet[User, int] | None, bool, set[str]], dict[Slot, Figures]]
 
 # Each source table: the function reading it and the metrics it yields.
 SOURCES: dict[str, tuple[Compute, frozenset[str]]] = {
-    "events": (_event_figures, frozenset({"website_visitors", "downloads", "inbound_inquiries"})),
-    "activities": (
-        _activity_figures,
-        frozenset(
-            {
-                *OUTBOUND_CHANNELS,
-                "calls",
-                "connects",
-                "presentations_given",
-                "proposals_submitted",
-            }
-        ),
-    ),
+    "events": (_event_figures, frozenset(EVENT_TYPES)),
+    "activities": (_activity_figures, frozenset(ACTIVITY_KINDS)),
     "contacts": (_contact_figures, frozenset({"qualified_conversations"})),
-    "deals": (
-        _deal_figures,
-        frozenset(
-            {
-                "deals_won",
-                "close_rate",
-                "new_customers",
-                "bookings",
-                "average_deal_size",
-                "sales_cycle_days",
-            }
-        ),
-    ),
+    "deals": (_deal_figures, frozenset(DEAL_PARTS)),
 }
 
 
@@ -369,7 +383,7 @@ def _computed(keys: set[str], spans: list[Span], scope: Scope) -> list[Figures]:
         owners = scope.owners()
         for compute, source_keys in SOURCES.values():
             if keys & source_keys:
-                for (index, _), found in compute(begun, owners, False).items():
+                for (index, _), found in compute(begun, owners, False, keys & source_keys).items():
                     figures[index].update(found)
     return [{key: found.get(key) for key in keys} for found in figures]
 
@@ -401,7 +415,9 @@ def by_person(
         owners = scope.owners()
         for compute, source_keys in SOURCES.values():
             if wanted & source_keys:
-                for (_, person_id), figures in compute([span], owners, True).items():
+                for (_, person_id), figures in compute(
+                    [span], owners, True, wanted & source_keys
+                ).items():
                     if person_id is not None:
                         found.setdefault(person_id, {}).update(figures)
     members = User.objects.filter(is_active=True, role__in=SELLING_ROLES)
@@ -560,8 +576,6 @@ class Scorecard:
     month: date
     scope: Scope
     steps: list[ScorecardStep]
-    # Each month's figures from January through `month` (and last December in January).
-    months: dict[date, Figures]
     goals: dict[str, Goal]
 
     def rows(self) -> Iterator[ScorecardRow]:
@@ -583,9 +597,9 @@ def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
     Annual goals are the business's: a team's or a person's scorecard shows its figures
     with no goal, hence no target and no pace.
 
-    Bounded whatever the data: each source table is read three times (January through
-    `month` grouped by month, the same month last year, the year-to-date rates), plus
-    the metrics, their goals and the entered values.
+    Bounded whatever the data: each source table is read three times (this month and
+    last, grouped by month; the same month last year; January through `month` as one
+    span), plus the metrics, their goals and the entered values.
     """
     month = rules.month_start(month)
     metrics = sorted(
@@ -597,18 +611,10 @@ def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
     goals: dict[int, Goal] = {}
     if scope == COMPANY:
         goals = {g.metric_id: g for g in Goal.objects.filter(metric__in=metrics, year=month.year)}
-    first = rules.previous_month(month) if month.month == 1 else date(month.year, 1, 1)
-    by_month = _figures(_months(first, _month_count(first, month)), metrics=metrics, scope=scope)
+    recent = _figures([rules.previous_month(month), month], metrics=metrics, scope=scope)
     last_year_month = date(month.year - 1, month.month, 1)
     last_year = _figures([last_year_month], metrics=metrics, scope=scope)[last_year_month]
-    rates = {
-        m.key
-        for m in metrics
-        if m.capture_method == CaptureMethod.COMPUTED
-        and not rules.accumulates(key=m.key, unit=m.unit)
-    }
-    year_to_date = (month_bounds(date(month.year, 1, 1))[0], month_bounds(month)[1])
-    ytd_rates = _computed(rates, [year_to_date], scope)[0] if rates else {}
+    ytd = _year_to_date(month=month, metrics=metrics, scope=scope)
 
     steps = []
     for stage in MetricStage:
@@ -616,9 +622,9 @@ def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
             _row(
                 metric=m,
                 month=month,
-                by_month=by_month,
+                recent=recent,
                 last_year=last_year,
-                ytd_rates=ytd_rates,
+                ytd=ytd.get(m.key),
                 goal=goals.get(m.pk),
             )
             for m in metrics
@@ -629,38 +635,53 @@ def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
         month=month,
         scope=scope,
         steps=steps,
-        months=by_month,
         goals={m.key: goals[m.pk] for m in metrics if m.pk in goals},
     )
 
 
-def _month_count(first: date, last: date) -> int:
-    return (last.year - first.year) * rules.MONTHS + last.month - first.month + 1
+def _year_to_date(*, month: date, metrics: list[Metric], scope: Scope) -> Figures:
+    """January through `month` for each metric.
+
+    A computed metric is read over the whole span at once: a count or an amount is then
+    the sum of its months, and a rate or a mean is taken afresh over the span (the close
+    rate of every deal closed since January, not the mean of ten close rates). An entered
+    count or amount adds up its months and is missing if any month is; an entered rate or
+    mean has no year-to-date figure.
+    """
+    computed = {m.key for m in metrics if m.capture_method == CaptureMethod.COMPUTED}
+    january = date(month.year, 1, 1)
+    span = (month_bounds(january)[0], month_bounds(month)[1])
+    figures = _computed(computed, [span], scope)[0] if computed else {}
+    months = _months(january, month.month)
+    entered = _entered(metrics, months, scope)
+    for metric in metrics:
+        if metric.key in computed:
+            continue
+        values = [entered[m].get(metric.key) for m in months]
+        adds_up = rules.accumulates(key=metric.key, unit=metric.unit)
+        known = [v for v in values if v is not None]
+        figures[metric.key] = (
+            sum(known, Decimal(0)) if adds_up and len(known) == len(values) else None
+        )
+    return figures
 
 
 def _row(
     *,
     metric: Metric,
     month: date,
-    by_month: dict[date, Figures],
+    recent: dict[date, Figures],
     last_year: Figures,
-    ytd_rates: Figures,
+    ytd: Decimal | None,
     goal: Goal | None,
 ) -> ScorecardRow:
     key = metric.key
-    this = by_month[month][key]
-    last = by_month[rules.previous_month(month)][key]
+    this = recent[month][key]
+    last = recent[rules.previous_month(month)][key]
     change = this - last if this is not None and last is not None else None
     change_percent = _round(change * 100 / last, TENTH) if change is not None and last else None
     through = month.month
     accumulates = rules.accumulates(key=key, unit=metric.unit)
-    ytd: Decimal | None
-    if accumulates:
-        months = [by_month[date(month.year, n, 1)][key] for n in range(1, through + 1)]
-        known = [v for v in months if v is not None]
-        ytd = sum(known, Decimal(0)) if len(known) == len(months) else None
-    else:
-        ytd = ytd_rates.get(key)
 
     month_target = ytd_target = projected = None
     if goal is not None:

@@ -152,7 +152,7 @@ def scorecard_page(request: HttpRequest) -> HttpResponse:
             name=chosen.name,
             unit=chosen.unit,
             key=chosen.key,
-            months={m: f for m, f in card.months.items() if m.year == asked.month.year},
+            months={m: f for m, f in months.items() if m.year == asked.month.year},
             goal=card.goals.get(chosen.key),
         )
         context["trend_chart"] = charts.trend_chart(name=chosen.name, key=chosen.key, months=months)
