@@ -361,7 +361,9 @@ def test_each_contacts_first_inquiry_is_when_they_inquired(demo: DemoSummary) ->
 def test_this_years_goals_show_metrics_on_track_and_behind(demo: DemoSummary) -> None:
     goals = {g.metric.key: g for g in Goal.objects.filter(year=TODAY.year).select_related("metric")}
     assert set(goals) == {*GOAL_GROWTH, "close_rate", "sales_cycle_days"}
-    last_year = trend(through=date(2025, 12, 1), months=12, keys=["deals_won", "calls"])
+    # The latest twelve complete months before TODAY, in calendar order: January first.
+    latest = trend(through=date(2026, 2, 1), months=12, keys=["deals_won", "calls"])
+    last_year = dict(sorted(latest.items(), key=lambda item: item[0].month))
     won = [figures["deals_won"] for figures in last_year.values()]
     assert goals["deals_won"].phasing == Phasing.SEASONAL
     assert goals["deals_won"].weights == [int(n or 0) for n in won]
