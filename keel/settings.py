@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "keel.pipeline",
     "keel.activities",
     "keel.scorecard",
+    "keel.forecast",
     "keel.leads",
     "keel.imports",
     "keel.hooks",
