@@ -220,6 +220,29 @@ if not 0 < KEEL_CONCENTRATION_WARNING <= 1:  # also refuses nan
         f"KEEL_CONCENTRATION_WARNING={_concentration!r} is not a fraction above 0 and at most 1 "
         "(e.g. 0.5 for half)."
     )
+
+# Stalled deals (forecast/stall_rules.py). A deal stalls when its days in its stage pass
+# this percentile of the days won deals spent there (learned from the stage history once a
+# stage has KEEL_STALL_MIN_STINTS finished stints of won deals; until then the stage's
+# expected days), or when nothing was logged on it for KEEL_STALL_IDLE_DAYS days, or when
+# its expected close date has passed.
+KEEL_STALL_PERCENTILE = _int("KEEL_STALL_PERCENTILE", 80)
+if not 1 <= KEEL_STALL_PERCENTILE <= 99:
+    raise ImproperlyConfigured(
+        f"KEEL_STALL_PERCENTILE={KEEL_STALL_PERCENTILE} is not a percentile from 1 to 99 "
+        "(80: a deal stalls once it has been in its stage longer than 80% of won deals were)."
+    )
+KEEL_STALL_IDLE_DAYS = _int("KEEL_STALL_IDLE_DAYS", 21)
+if not 1 <= KEEL_STALL_IDLE_DAYS <= 3650:
+    raise ImproperlyConfigured(
+        f"KEEL_STALL_IDLE_DAYS={KEEL_STALL_IDLE_DAYS} is not a number of days from 1 to 3650."
+    )
+KEEL_STALL_MIN_STINTS = _int("KEEL_STALL_MIN_STINTS", 20)
+if KEEL_STALL_MIN_STINTS < 1:
+    raise ImproperlyConfigured(
+        f"KEEL_STALL_MIN_STINTS={KEEL_STALL_MIN_STINTS} is not a count of at least 1 (the "
+        "finished stints of won deals a stage needs before its threshold is learned)."
+    )
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

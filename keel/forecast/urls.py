@@ -1,8 +1,10 @@
-from django.urls import URLPattern, URLResolver, path  # noqa: F401 - the sections add paths
+from django.urls import URLPattern, URLResolver, path
+
+from keel.forecast import stall_views
 
 app_name = "forecast"
 urlpatterns: list[URLPattern | URLResolver] = [
     # Stalled deals and the pipeline cleanup (stall_views.py).
-    # The win model's report (win_views.py).
-    # The forecast (forecast_views.py).
+    path("pipeline/stalled/", stall_views.stalled, name="stalled"),
+    path("pipeline/stalled/counts/", stall_views.stalled_counts, name="stalled_counts"),
 ]

@@ -13,6 +13,7 @@ from django.utils.html import format_html_join
 
 from keel.accounts.models import User
 from keel.crm.models import Contact
+from keel.forecast.stall_selectors import stall_thresholds
 from keel.pipeline.access import can_edit_deal, deals_visible_to
 from keel.pipeline.models import Deal, SalesProcess, StageKind
 from keel.pipeline.rules import Unmet
@@ -59,8 +60,14 @@ def board_response(
     processes = list(SalesProcess.objects.filter(is_active=True).order_by("id"))
     process = filters.cleaned_data.get("process") or (processes[0] if processes else None)
     board = None
+    now = timezone.now()
     if process is not None:
-        board = pipeline_board(process=process, deals=filters.filter(deals_visible_to(user)))
+        board = pipeline_board(
+            process=process,
+            deals=filters.filter(deals_visible_to(user)),
+            now=now,
+            stalls=stall_thresholds(now=now),
+        )
     cards = [card.deal for column in board.columns for card in column.cards] if board else []
     if board is not None:
         _menus_render(board)
@@ -73,7 +80,7 @@ def board_response(
         "editable": {card.pk for card in cards if can_edit_deal(user, card)},
         "blocked": blocked,
         "blocked_shown": blocked is not None and any(d.pk == blocked.deal.pk for d in cards),
-        "now": timezone.now(),
+        "now": now,
         "error": error,
     }
     template = "web/pipeline.html#board" if is_htmx(request) else "web/pipeline.html"

@@ -7,6 +7,14 @@ from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.activities.models import Activity, Task
+from keel.forecast.stall_rules import Reason
+from keel.forecast.stall_selectors import (
+    StalledDeal,
+    StallThresholds,
+    my_stalled,
+    stall_marks,
+    stall_thresholds,
+)
 from keel.pipeline.models import Deal, DealStatus, SalesProcess, Stage, StageKind
 from keel.pipeline.selectors import process_current_version, version_stages
 
@@ -17,6 +25,11 @@ CARDS_PER_COLUMN = 20
 class Card:
     deal: Deal
     next_task: Task | None = None
+    stall: list[Reason] = field(default_factory=list)  # why it is stalled; [] when moving
+
+    @property
+    def stall_text(self) -> str:
+        return " · ".join(reason.text for reason in self.stall)
 
 
 @dataclass
@@ -55,8 +68,19 @@ class Board:
         return sum((c.weighted for c in self.columns), Decimal(0))
 
 
-def pipeline_board(*, process: SalesProcess, deals: QuerySet[Deal]) -> Board | None:
-    """The open pipeline of a process: per stage the count, total, weighted total, top deals."""
+def pipeline_board(
+    *,
+    process: SalesProcess,
+    deals: QuerySet[Deal],
+    now: datetime | None = None,
+    stalls: StallThresholds | None = None,
+) -> Board | None:
+    """The open pipeline of a process: per stage the count, total, weighted total, top deals,
+    and (given the stall thresholds) why each card shown is stalled.
+
+    How many of a column are stalled takes a look at every open deal's latest activity,
+    so the board loads those counts after the page (forecast.stall_views.stalled_counts).
+    """
     version = process_current_version(process=process)
     if version is None:
         return None
@@ -70,13 +94,18 @@ def pipeline_board(*, process: SalesProcess, deals: QuerySet[Deal]) -> Board | N
         if row is None:
             continue
         column.count, column.total = row["n"], row["total"] or Decimal(0)
-        top = open_deals.filter(stage=column.stage).select_related("company", "owner")
+        top = open_deals.filter(stage=column.stage).select_related("company", "owner", "stage")
         column.cards = [Card(deal) for deal in top.order_by("-amount", "id")[:CARDS_PER_COLUMN]]
     cards = {card.deal.pk: card for column in columns for card in column.cards}
     tasks = Task.objects.filter(deal_id__in=cards, done_at__isnull=True).order_by("due_at", "id")
     for task in tasks:  # a handful per deal: the plan steps of its current stage
         card = cards[task.deal_id]  # type: ignore[index]
         card.next_task = card.next_task or task
+    if stalls is not None:
+        shown = [card.deal for card in cards.values()]
+        marks = stall_marks(deals=shown, thresholds=stalls, now=now or timezone.now())
+        for pk, card in cards.items():
+            card.stall = marks[pk]
     outcomes = [s for s in stages if s.kind != StageKind.OPEN]
     return Board(process=process, columns=columns, outcomes=outcomes)
 
@@ -89,6 +118,8 @@ class Day:
     later: int  # open tasks due after today
     deals: list[Deal]  # their open deals, by expected close
     activities: list[Activity]
+    stalled: list[StalledDeal] = field(default_factory=list)  # theirs, longest in stage first
+    stalled_total: int = 0
 
 
 def my_day(*, user: User, now: datetime, limit: int = 25) -> Day:
@@ -107,9 +138,12 @@ def my_day(*, user: User, now: datetime, limit: int = 25) -> Day:
     activities = (
         Activity.objects.filter(by=user).select_related("deal", "contact", "company")
     ).order_by("-at", "-id")[:15]
+    stalled, stalled_total = my_stalled(user=user, thresholds=stall_thresholds(now=now), now=now)
     return Day(
         tasks=list(tasks),
         later=open_tasks.filter(due_at__gt=end_of_day).count(),
         deals=list(deals),
         activities=list(activities),
+        stalled=stalled,
+        stalled_total=stalled_total,
     )
