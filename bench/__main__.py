@@ -14,7 +14,7 @@ def main() -> None:
     moves.main(args)
     # Each in a process of its own: Django serves one database per process, and the page
     # bench keeps its large demo in a database of its own between runs.
-    for module in ("bench.imports", "bench.pages", "bench.api", "bench.scorecard"):
+    for module in ("bench.imports", "bench.pages", "bench.api", "bench.scorecard", "bench.model"):
         sys.stdout.flush()
         command = [sys.executable, "-m", module, *args]
         subprocess.run(command, env=environment, check=True)  # noqa: S603 - our own modules

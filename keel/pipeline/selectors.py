@@ -12,6 +12,8 @@ from django.utils import timezone
 from keel.activities.models import Activity, Task
 from keel.core.exceptions import InvalidInput
 from keel.crm.models import Contact
+from keel.forecast.win_rules import WinScore
+from keel.forecast.win_selectors import win_probabilities
 from keel.pipeline.models import (
     ChecklistTick,
     Deal,
@@ -209,6 +211,7 @@ class Workspace:
     contacts: list[DealContact]
     company_contacts: list[Contact]
     history: list[Stint]
+    win: WinScore | None = None  # an open deal's chance to win and what moves it
 
     @property
     def open_stages(self) -> list[Stage]:
@@ -278,4 +281,5 @@ def deal_workspace(*, deal: Deal) -> Workspace:
             ]
         ),
         history=list(reversed(history)),
+        win=win_probabilities(deals=[deal]).get(deal.pk) if stage.kind == StageKind.OPEN else None,
     )
