@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from bench import demo, moves
+from bench import demo, forecast, moves
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     environment = dict(os.environ)  # before the benchmarks below point it at their scratch
     demo.main(args)
     moves.main(args)
+    forecast.main(args)  # no database: NumPy only
     # Each in a process of its own: Django serves one database per process, and the page
     # bench keeps its large demo in a database of its own between runs.
     for module in ("bench.imports", "bench.pages", "bench.api", "bench.scorecard", "bench.model"):
