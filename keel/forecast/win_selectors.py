@@ -216,21 +216,23 @@ def _stage_defaults(ids: list[int]) -> dict[int, WinScore]:
 
 
 def win_probabilities(
-    *, deals: Iterable[Deal | int], now: datetime | None = None
+    *, deals: Iterable[Deal | int], now: datetime | None = None, defaults: bool = True
 ) -> dict[int, WinScore]:
     """Each deal's chance to be won, by deal id, with its top contributing factors.
 
     Open deals: the active model's calibrated probability as of `now`, or, without a
     model (too little history) or for a stage the model never saw, the stage's default
-    probability, labelled as such. Won and lost deals: 1 and 0. About eight queries
-    however many deals are asked for; pass a bounded list (a page of cards).
+    probability, labelled as such (with `defaults` false: nothing, in one query, for
+    a view that shows the stage's probability already). Won and lost deals: 1 and 0.
+    About eight queries however many deals are asked for; pass a bounded list (a page
+    of cards).
     """
     ids = sorted({d if isinstance(d, int) else d.pk for d in deals})
     if not ids:
         return {}
     parameters = _active_parameters()
     if parameters is None:
-        return _stage_defaults(ids)
+        return _stage_defaults(ids) if defaults else {}
     history = win_history(deals=Deal.objects.filter(pk__in=ids))
     moment = (now or timezone.now()).timestamp()
     scores: dict[int, WinScore] = {}

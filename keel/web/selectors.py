@@ -15,6 +15,8 @@ from keel.forecast.stall_selectors import (
     stall_marks,
     stall_thresholds,
 )
+from keel.forecast.win_rules import WinScore
+from keel.forecast.win_selectors import win_probabilities
 from keel.pipeline.models import Deal, DealStatus, SalesProcess, Stage, StageKind
 from keel.pipeline.selectors import process_current_version, version_stages
 
@@ -26,10 +28,21 @@ class Card:
     deal: Deal
     next_task: Task | None = None
     stall: list[Reason] = field(default_factory=list)  # why it is stalled; [] when moving
+    win: WinScore | None = None  # its chance to be won
 
     @property
     def stall_text(self) -> str:
         return " · ".join(reason.text for reason in self.stall)
+
+    @property
+    def win_text(self) -> str:
+        """The chance to win with what moves it most, for the card's tooltip."""
+        if self.win is None:
+            return ""
+        why = [factor.text for factor in self.win.factors] or (
+            [self.win.note] if self.win.note else []
+        )
+        return f"{self.win.percent}% chance to win" + (": " + "; ".join(why) if why else "")
 
 
 @dataclass
@@ -75,8 +88,9 @@ def pipeline_board(
     now: datetime | None = None,
     stalls: StallThresholds | None = None,
 ) -> Board | None:
-    """The open pipeline of a process: per stage the count, total, weighted total, top deals,
-    and (given the stall thresholds) why each card shown is stalled.
+    """The open pipeline of a process: per stage the count, total, weighted total, top deals
+    with their chance to win, and (given the stall thresholds) why each card shown is
+    stalled.
 
     How many of a column are stalled takes a look at every open deal's latest activity,
     so the board loads those counts after the page (forecast.stall_views.stalled_counts).
@@ -101,11 +115,14 @@ def pipeline_board(
     for task in tasks:  # a handful per deal: the plan steps of its current stage
         card = cards[task.deal_id]  # type: ignore[index]
         card.next_task = card.next_task or task
+    shown = [card.deal for card in cards.values()]
     if stalls is not None:
-        shown = [card.deal for card in cards.values()]
         marks = stall_marks(deals=shown, thresholds=stalls, now=now or timezone.now())
         for pk, card in cards.items():
             card.stall = marks[pk]
+    # The column shows the stage's probability: a card shows only a learned one.
+    for pk, score in win_probabilities(deals=shown, now=now, defaults=False).items():
+        cards[pk].win = score
     outcomes = [s for s in stages if s.kind != StageKind.OPEN]
     return Board(process=process, columns=columns, outcomes=outcomes)
 

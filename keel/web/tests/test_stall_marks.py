@@ -10,6 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from keel.forecast.tests.stall_factories import DAY, deal_with_history, touch
+from keel.forecast.tests.test_win_pages import seed_history
+from keel.forecast.win_selectors import win_probabilities
+from keel.forecast.win_services import win_model_train
 
 pytestmark = pytest.mark.django_db
 
@@ -110,10 +113,23 @@ def test_the_marks_keep_the_board_bounded(
         touch(deal, now - n * DAY)
     client.force_login(alice)
     cache.clear()
-    with django_assert_max_num_queries(15):  # with the thresholds computed: two reads
+    # With the thresholds computed: two reads; and whether a win model exists.
+    with django_assert_max_num_queries(16):
         page = client.get("/pipeline/").content.decode()
     assert page.count('class="badge stalled"') == 20  # every card shown in Proposal
-    with django_assert_max_num_queries(11):  # then cached, with the stages
+    with django_assert_max_num_queries(12):  # then cached, with the stages
         client.get("/pipeline/")
     with django_assert_max_num_queries(10):
         assert "stalled</a>" in client.get("/pipeline/stalled/counts/").content.decode()
+
+
+def test_a_card_shows_its_learned_chance_to_win_and_why(client: Client, alice, acme, new_business):
+    client.force_login(alice)
+    assert 'class="win' not in client.get("/pipeline/").content.decode()  # no model yet
+    deals = seed_history(owner=alice, company=acme, process=new_business)
+    win_model_train()
+    page = client.get("/pipeline/").content.decode()
+    deal = next(d for d in deals if d.status == "open")
+    score = win_probabilities(deals=[deal])[deal.pk]
+    assert f'title="{score.percent}% chance to win: ' in page
+    assert f">{score.percent}%</span>" in page
