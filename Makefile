@@ -20,6 +20,7 @@ demo: export KEEL_DEBUG ?= 1
 demo: $(STAMP)
 	$(KEEL) migrate --no-input -v 0
 	$(KEEL) demo --size $(SIZE) --if-missing
+	$(KEEL) model train > /dev/null  # the win probabilities the board and deals show
 	$(KEEL) serve $(HOST):$(PORT)
 
 serve: export KEEL_DEBUG ?= 1
