@@ -145,6 +145,7 @@ INSTALLED_APPS = [
     "keel.activities",
     "keel.scorecard",
     "keel.forecast",
+    "keel.planning",
     "keel.leads",
     "keel.imports",
     "keel.hooks",
