@@ -1,0 +1,124 @@
+"""The scheduler: turns tactics into people's work, on time, once.
+
+`tactics_tick(now=…)` is run by the queue (planning/tasks.py) or `keel tactics tick`
+from cron, as often as one likes: every piece of work is an Occurrence keyed by its
+tactic, person and day (or event), created with the database refusing a second one, so
+a tick run twice, by two workers at once, or after a day of downtime makes each piece
+once. A tick looks back CATCH_UP_DAYS: work missed while Keel was down still appears,
+already due, and counts as late or missed (rules.sla).
+
+A recurring tactic asks for work on each day its schedule names, from the plan's start
+to its end; a target tactic asks once, due on its date. Triggered tactics are fired by
+their events (not by the tick).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from keel.accounts.models import User
+from keel.activities.models import Task, TaskSource
+from keel.planning import rules
+from keel.planning.models import Occurrence, Shape, Tactic
+
+CATCH_UP_DAYS = 7
+
+
+@dataclass(frozen=True)
+class TickResult:
+    created: int  # pieces of work (each with its task) this tick made
+
+
+def assignees(tactic: Tactic) -> QuerySet[User]:
+    """Who a tactic asks: its person, or everyone active holding its role."""
+    if tactic.person_id is not None:
+        return User.objects.filter(pk=tactic.person_id, is_active=True)
+    return User.objects.filter(role=tactic.role, is_active=True)
+
+
+def _zone() -> ZoneInfo:
+    # People keep the business's time zone until Keel stores one per person.
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def _wanted(tactic: Tactic, *, today: date) -> list[tuple[str, datetime]]:
+    """The (key, due) of each piece of work the tactic asks for up to `today`."""
+    plan = tactic.plan
+    if tactic.shape == Shape.RECURRING:
+        first = max(plan.starts_on, today - timedelta(days=CATCH_UP_DAYS))
+        last = min(plan.ends_on, today)
+        if first > last:
+            return []
+        days = rules.schedule_days(rule=tactic.schedule, first=first, last=last)
+        return [(day.isoformat(), rules.due_at(day, _zone())) for day in days]
+    if tactic.shape == Shape.TARGET and tactic.due_on is not None and today <= tactic.due_on:
+        return [("target", rules.due_at(tactic.due_on, _zone()))]
+    return []
+
+
+def _title(tactic: Tactic) -> str:
+    title = tactic.task_title or tactic.name
+    if tactic.shape == Shape.TARGET and tactic.target_count:
+        title = f"{title} ({tactic.target_count} by {tactic.due_on:%d %b})"
+    return title[:200]
+
+
+@transaction.atomic
+def tactics_tick(*, now: datetime | None = None) -> TickResult:
+    """Create the occurrences and tasks the active tactics ask for as of `now`."""
+    now = now or timezone.now()
+    today = timezone.localtime(now, _zone()).date()
+    tactics = (
+        Tactic.objects.filter(is_active=True, plan__is_active=True)
+        .filter(plan__starts_on__lte=today, plan__ends_on__gte=today - timedelta(CATCH_UP_DAYS))
+        .filter(Q(shape=Shape.RECURRING) | Q(shape=Shape.TARGET))
+        .select_related("plan")
+    )
+    new: list[Occurrence] = []
+    for tactic in tactics:
+        wanted = _wanted(tactic, today=today)
+        if not wanted:
+            continue
+        for person_id in assignees(tactic).values_list("pk", flat=True):
+            new += [
+                Occurrence(tactic=tactic, person_id=person_id, key=key, due_at=due)
+                for key, due in wanted
+            ]
+    started = timezone.now()
+    Occurrence.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    return TickResult(created=_tasks_for_new_occurrences(since=started))
+
+
+def _tasks_for_new_occurrences(*, since: datetime) -> int:
+    """A task for each occurrence this tick created (one that existed kept its task, or
+    its task was deleted on purpose): the same piece of work never gets two."""
+    waiting = list(
+        Occurrence.objects.select_for_update(skip_locked=True)
+        .filter(task__isnull=True, done_at__isnull=True, created_at__gte=since)
+        .select_related("tactic__plan")
+        .order_by("id")
+    )
+    if not waiting:
+        return 0
+    tasks = Task.objects.bulk_create(
+        [
+            Task(
+                title=_title(o.tactic),
+                owner_id=o.person_id,
+                due_at=o.due_at,
+                source=TaskSource.TACTIC,
+                source_key=f"tactic:{o.tactic_id}:{o.key}",
+            )
+            for o in waiting
+        ],
+        batch_size=1000,
+    )
+    for occurrence, task in zip(waiting, tasks, strict=True):
+        occurrence.task = task
+    Occurrence.objects.bulk_update(waiting, ["task"], batch_size=1000)
+    return len(tasks)

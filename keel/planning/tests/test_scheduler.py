@@ -1,0 +1,128 @@
+"""The scheduler on a frozen clock: work on the right days, never twice, caught up.
+
+The plan runs from Monday 2 November 2026 for six months, in Keel's time zone (the
+tests' settings: UTC unless KEEL_TIME_ZONE says otherwise).
+"""
+
+from datetime import date, datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from keel.accounts.models import Role, User
+from keel.activities.models import Task, TaskSource
+from keel.planning.models import Goal, Occurrence, Shape, Strategy, Tactic, TacticalPlan
+from keel.planning.scheduler import CATCH_UP_DAYS, tactics_tick
+
+pytestmark = pytest.mark.django_db
+WEEKDAYS = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+
+
+def at(day: date, hour: int = 9) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+@pytest.fixture
+def plan(olivia: User) -> TacticalPlan:
+    goal = Goal.objects.create(name="Five whales", target=5, unit="whales",
+                               starts_on=date(2026, 11, 1), ends_on=date(2027, 12, 31))  # fmt: skip
+    strategy = Strategy.objects.create(name="Pursue whales", starts_on=date(2026, 11, 1),
+                                       ends_on=date(2027, 12, 31))  # fmt: skip
+    strategy.goals.add(goal)
+    return TacticalPlan.objects.create(
+        name="Whale hunting",
+        strategy=strategy,
+        starts_on=date(2026, 11, 2),
+        ends_on=date(2027, 5, 2),
+    )
+
+
+@pytest.fixture
+def research(plan: TacticalPlan, sue: User) -> Tactic:
+    return Tactic.objects.create(
+        plan=plan,
+        name="Research dossiers",
+        shape=Shape.RECURRING,
+        role=Role.SALES_SPECIALIST,
+        schedule=WEEKDAYS,
+        minutes=60,
+    )
+
+
+def tasks(person: User) -> list[tuple[str, date]]:
+    rows = Task.objects.filter(owner=person, source=TaskSource.TACTIC).order_by("due_at")
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return [(t.title, t.due_at.astimezone(zone).date()) for t in rows if t.due_at]
+
+
+def test_a_recurring_tactic_asks_each_weekday(research: Tactic, sue: User) -> None:
+    assert tactics_tick(now=at(date(2026, 11, 2))).created == 1  # Monday
+    tactics_tick(now=at(date(2026, 11, 3)))
+    tactics_tick(now=at(date(2026, 11, 7)))  # Saturday: Wed, Thu, Fri caught up, no Saturday
+    assert [day for _, day in tasks(sue)] == [date(2026, 11, n) for n in (2, 3, 4, 5, 6)]
+    assert {title for title, _ in tasks(sue)} == {"Research dossiers"}
+
+
+def test_a_tick_twice_makes_nothing_twice(research: Tactic, sue: User) -> None:
+    now = at(date(2026, 11, 4))
+    first = tactics_tick(now=now).created
+    assert first == 3 and tactics_tick(now=now).created == 0
+    assert Occurrence.objects.count() == Task.objects.count() == 3
+
+
+def test_after_downtime_the_missed_days_appear_once_already_due(
+    research: Tactic, sue: User
+) -> None:
+    tactics_tick(now=at(date(2026, 11, 2)))
+    tactics_tick(now=at(date(2026, 11, 13)))  # down for ten days; a week is caught up
+    days = [day for _, day in tasks(sue)]
+    assert days[0] == date(2026, 11, 2)
+    assert days[1] == date(2026, 11, 13) - timedelta(days=CATCH_UP_DAYS)  # Friday the 6th
+    assert len(days) == len(set(days))
+
+
+def test_a_role_is_everyone_holding_it(research: Tactic, sue: User) -> None:
+    other = User.objects.create(username="stan", role=Role.SALES_SPECIALIST)
+    User.objects.create(username="gone", role=Role.SALES_SPECIALIST, is_active=False)
+    tactics_tick(now=at(date(2026, 11, 2)))
+    assert len(tasks(sue)) == len(tasks(other)) == 1
+    assert Task.objects.count() == 2
+
+
+def test_nothing_before_the_plan_starts_or_after_it_ends(research: Tactic, sue: User) -> None:
+    tactics_tick(now=at(date(2026, 11, 1)))
+    assert tasks(sue) == []
+    tactics_tick(now=at(date(2027, 6, 1)))
+    assert tasks(sue) == []
+
+
+def test_a_target_asks_once_due_on_its_date(plan: TacticalPlan, mary: User) -> None:
+    Tactic.objects.create(plan=plan, name="Recommend whales to the CEO", shape=Shape.TARGET,
+                          person=mary, target_count=3, due_on=date(2027, 3, 31))  # fmt: skip
+    tactics_tick(now=at(date(2026, 11, 2)))
+    tactics_tick(now=at(date(2026, 11, 3)))
+    assert tasks(mary) == [("Recommend whales to the CEO (3 by 31 Mar)", date(2027, 3, 31))]
+
+
+def test_a_deleted_task_stays_deleted(research: Tactic, sue: User) -> None:
+    tactics_tick(now=at(date(2026, 11, 2)))
+    Task.objects.filter(owner=sue).delete()
+    tactics_tick(now=at(date(2026, 11, 2)))
+    assert tasks(sue) == []
+
+
+def test_an_inactive_tactic_or_plan_asks_nothing(research: Tactic, sue: User) -> None:
+    Tactic.objects.filter(pk=research.pk).update(is_active=False)
+    tactics_tick(now=at(date(2026, 11, 2)))
+    assert tasks(sue) == []
+
+
+def test_the_command_ticks_and_says_what_it_made(research: Tactic, sue: User) -> None:
+    out = StringIO()
+    call_command("tactics", "tick", stdout=out)
+    assert "new piece" in out.getvalue()
+    call_command("tactics", "tick", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "0 new pieces of work, each a task."
