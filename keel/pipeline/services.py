@@ -43,6 +43,7 @@ from keel.pipeline.rules import (
     unmet_criteria,
 )
 from keel.pipeline.selectors import deal_snapshot, process_current_version, version_stages
+from keel.planning.triggers import stage_change_fire
 
 DEFAULT_PROCESSES = ("new_business.yaml", "renewal.yaml", "upsell.yaml")
 
@@ -444,6 +445,7 @@ def deal_move(
         lost_reason=lost_reason,
     )
     stage_change_emit(change=change)
+    stage_change_fire(change=change)  # the tactics waiting on this stage, or on a win
     plan_tasks_create(deal=deal, stage=target, entered_at=now, by=by)
     if status != DealStatus.OPEN or previous.kind != StageKind.OPEN:
         funnel_recompute(

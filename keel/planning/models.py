@@ -218,6 +218,13 @@ class Occurrence(models.Model):
     )
     key = models.CharField(max_length=100)
     due_at = models.DateTimeField()
+    # What a triggered piece of work is about: the task links to it.
+    deal = models.ForeignKey(
+        "pipeline.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    company = models.ForeignKey(
+        "crm.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     task = models.OneToOneField(
         "activities.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -238,3 +245,51 @@ class Occurrence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tactic} for {self.person} ({self.key})"
+
+
+class DossierSection(models.TextChoices):
+    DECISION_MAKERS = "decision_makers", "Decision makers"
+    NEEDS = "needs", "Needs"
+    NEWS = "news", "News"
+    COMPETITORS = "competitors", "Competitors"
+    QUESTIONS = "questions", "Good-to-great questions"
+
+
+class Dossier(TimeStamped):
+    """The research on a whale: a section per topic, each with its owner and state.
+
+    Completing it (every section done) fires the tactics that wait on a completed dossier.
+    """
+
+    company = models.OneToOneField("crm.Company", on_delete=models.CASCADE, related_name="dossier")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Dossier on {self.company}"
+
+
+class Section(models.Model):
+    dossier = models.ForeignKey(
+        "planning.Dossier", on_delete=models.CASCADE, related_name="sections"
+    )
+    kind = models.CharField(max_length=20, choices=DossierSection.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dossier", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dossier", "kind"], name="dossier_section_once"),
+            models.CheckConstraint(
+                condition=Q(kind__in=DossierSection.values), name="dossier_section_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.dossier}"

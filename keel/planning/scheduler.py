@@ -91,10 +91,10 @@ def tactics_tick(*, now: datetime | None = None) -> TickResult:
             ]
     started = timezone.now()
     Occurrence.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
-    return TickResult(created=_tasks_for_new_occurrences(since=started))
+    return TickResult(created=occurrence_tasks_create(since=started))
 
 
-def _tasks_for_new_occurrences(*, since: datetime) -> int:
+def occurrence_tasks_create(*, since: datetime) -> int:
     """A task for each occurrence this tick created (one that existed kept its task, or
     its task was deleted on purpose): the same piece of work never gets two."""
     waiting = list(
@@ -112,7 +112,9 @@ def _tasks_for_new_occurrences(*, since: datetime) -> int:
                 owner_id=o.person_id,
                 due_at=o.due_at,
                 source=TaskSource.TACTIC,
-                source_key=f"tactic:{o.tactic_id}:{o.key}",
+                source_key=f"tactic:{o.tactic_id}:{o.person_id}:{o.key}"[:300],
+                deal_id=o.deal_id,
+                company_id=o.company_id,
             )
             for o in waiting
         ],

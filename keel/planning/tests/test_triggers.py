@@ -1,0 +1,124 @@
+"""Triggered tactics: a completed dossier and a deal's move ask for work with a deadline,
+once per event, of the right person; on day 6 a 5-day task shows as late."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from keel.accounts.models import Role, User
+from keel.activities.models import Task, TaskSource
+from keel.core.exceptions import InvalidInput, NotAllowed
+from keel.crm.models import Company
+from keel.pipeline.models import Deal
+from keel.pipeline.services import deal_move
+from keel.planning.dossier_services import dossier_complete, dossier_open, section_done
+from keel.planning.models import Dossier, Goal, Shape, Strategy, Tactic, TacticalPlan, Trigger
+from keel.planning.rules import Sla, sla
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan(db: None) -> TacticalPlan:
+    start = date.today() - timedelta(days=30)
+    end = start + timedelta(days=300)
+    goal = Goal.objects.create(name="Whales", target=5, unit="whales", starts_on=start, ends_on=end)
+    strategy = Strategy.objects.create(name="Pursue whales", starts_on=start, ends_on=end)
+    strategy.goals.add(goal)
+    return TacticalPlan.objects.create(
+        name="Whale hunting", strategy=strategy, starts_on=start, ends_on=end
+    )
+
+
+@pytest.fixture
+def contact_the_whale(plan: TacticalPlan) -> Tactic:
+    return Tactic.objects.create(
+        plan=plan,
+        name="Contact a decision maker at the whale",
+        shape=Shape.TRIGGERED,
+        role=Role.SALESPERSON,
+        trigger=Trigger.DOSSIER_COMPLETED,
+        deadline_days=5,
+    )
+
+
+def completed_dossier_of(company: Company, by: User) -> int:
+    dossier = dossier_open(company=company, by=by)
+    for section in dossier.sections.all():
+        section_done(section=section, by=by, notes="researched")
+    return dossier_complete(dossier=dossier, by=by)
+
+
+def tactic_tasks() -> list[Task]:
+    return list(Task.objects.filter(source=TaskSource.TACTIC).select_related("owner"))
+
+
+def test_a_completed_dossier_asks_the_whales_owner_within_5_days(
+    contact_the_whale: Tactic, acme: Company, alice: User, bob: User, sue: User
+) -> None:
+    Company.objects.filter(pk=acme.pk).update(owner=alice)
+    acme.refresh_from_db()
+    assert completed_dossier_of(acme, sue) == 1
+    [task] = tactic_tasks()
+    assert (task.owner, task.company_id, task.title) == (
+        alice, acme.pk, "Contact a decision maker at the whale"
+    )  # fmt: skip
+    completed = Dossier.objects.get(company=acme).completed_at
+    assert completed is not None
+    assert task.due_at == completed + timedelta(days=5)
+    # Not done on day 6: late; done then, it counts as late too.
+    assert sla(due=task.due_at, done=None, now=completed + timedelta(days=6)) == Sla.OVERDUE
+    assert sla(due=task.due_at, done=completed + timedelta(days=6), now=completed) == Sla.LATE
+
+
+def test_completing_twice_asks_nothing_twice(
+    contact_the_whale: Tactic, acme: Company, alice: User, sue: User
+) -> None:
+    Company.objects.filter(pk=acme.pk).update(owner=alice)
+    acme.refresh_from_db()
+    completed_dossier_of(acme, sue)
+    assert dossier_complete(dossier=Dossier.objects.get(company=acme), by=sue) == 0
+    assert len(tactic_tasks()) == 1
+
+
+def test_without_an_owner_in_the_role_everyone_in_it_is_asked(
+    contact_the_whale: Tactic, acme: Company, alice: User, bob: User, sue: User, sam: User
+) -> None:
+    completed_dossier_of(acme, sue)  # Acme has no owner
+    assert {t.owner.username for t in tactic_tasks()} == {"alice", "bob", "sam"}
+
+
+def test_an_incomplete_dossier_is_refused_and_says_what_is_left(
+    contact_the_whale: Tactic, acme: Company, sue: User
+) -> None:
+    dossier = dossier_open(company=acme, by=sue)
+    section_done(section=dossier.sections.first(), by=sue)
+    with pytest.raises(InvalidInput, match="still to research"):
+        dossier_complete(dossier=dossier, by=sue)
+    assert tactic_tasks() == []
+
+
+def test_a_viewer_may_not_open_a_dossier(acme: Company, vera: User) -> None:
+    with pytest.raises(NotAllowed):
+        dossier_open(company=acme, by=vera)
+
+
+def test_a_deal_entering_a_stage_asks_its_owner(plan: TacticalPlan, deal: Deal, alice: User,
+                                                mary: User) -> None:  # fmt: skip
+    Tactic.objects.create(plan=plan, name="Write good-to-great questions", shape=Shape.TRIGGERED,
+                          role=Role.SALESPERSON, trigger=Trigger.DEAL_ENTERED_STAGE,
+                          trigger_stage="1st meeting", deadline_days=2)  # fmt: skip
+    change = deal_move(deal=deal, to_stage="1st meeting", by=mary, expected_version=deal.version,
+                       override_reason="Met at the fair")  # fmt: skip
+    [task] = tactic_tasks()
+    assert (task.owner, task.deal_id) == (alice, deal.pk)
+    assert task.due_at == change.at + timedelta(days=2)
+
+
+def test_a_deal_moving_elsewhere_asks_nothing(plan: TacticalPlan, deal: Deal, mary: User) -> None:
+    Tactic.objects.create(plan=plan, name="Prepare the proposal review", shape=Shape.TRIGGERED,
+                          role=Role.SALESPERSON, trigger=Trigger.DEAL_ENTERED_STAGE,
+                          trigger_stage="Proposal", deadline_days=1)  # fmt: skip
+    deal_move(deal=deal, to_stage="1st meeting", by=mary, expected_version=deal.version,
+              override_reason="Met at the fair")  # fmt: skip
+    assert tactic_tasks() == []

@@ -1,0 +1,92 @@
+"""Triggered tactics: an event in Keel's records asks for work with a deadline after it.
+
+`trigger_fire` is called by the service that records the event (a deal's move, a
+dossier's completion), inside its transaction. Each event has a key of its own (the
+stage change's id, the dossier's), so firing it twice asks for nothing twice.
+
+Who is asked: a tactic's person; or, for a tactic assigned to a role, the person who
+owns the event's record when they hold that role (the salesperson who owns the whale),
+and otherwise everyone active holding it.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from keel.accounts.models import User
+from keel.crm.models import Company
+from keel.pipeline.models import Deal, DealStatus, StageChange
+from keel.planning.models import Occurrence, Shape, Tactic, Trigger
+from keel.planning.scheduler import assignees, occurrence_tasks_create
+
+
+def _tactics(trigger: Trigger, at: datetime) -> QuerySet[Tactic]:
+    day = timezone.localtime(at).date()
+    return Tactic.objects.filter(
+        is_active=True,
+        shape=Shape.TRIGGERED,
+        trigger=trigger,
+        plan__is_active=True,
+        plan__starts_on__lte=day,
+        plan__ends_on__gte=day,
+    )
+
+
+def _people(tactic: Tactic, owner: User | None) -> list[int]:
+    holds_role = owner is not None and owner.is_active and owner.role == tactic.role
+    if tactic.person_id is None and owner is not None and holds_role:
+        return [owner.pk]
+    return list(assignees(tactic).values_list("pk", flat=True))
+
+
+def trigger_fire(
+    *,
+    trigger: Trigger,
+    event: str,
+    at: datetime,
+    owner: User | None = None,
+    deal: Deal | None = None,
+    company: Company | None = None,
+    stage_name: str = "",
+) -> int:
+    """Ask for the work the tactics waiting on `trigger` want; how many pieces were new."""
+    tactics = _tactics(trigger, at)
+    if trigger == Trigger.DEAL_ENTERED_STAGE:
+        tactics = tactics.filter(trigger_stage__iexact=stage_name)
+    new = [
+        Occurrence(
+            tactic=tactic,
+            person_id=person_id,
+            key=event[:100],
+            due_at=at + timedelta(days=tactic.deadline_days or 0),
+            deal=deal,
+            company=company if company is not None else deal.company if deal else None,
+        )
+        for tactic in tactics
+        for person_id in _people(tactic, owner)
+    ]
+    if not new:
+        return 0
+    started = timezone.now()
+    Occurrence.objects.bulk_create(new, ignore_conflicts=True)
+    return occurrence_tasks_create(since=started)
+
+
+def stage_change_fire(*, change: StageChange) -> int:
+    """A deal's move: the tactics waiting on it entering its new stage, or on its win."""
+    deal = change.deal
+    fired = trigger_fire(
+        trigger=Trigger.DEAL_ENTERED_STAGE,
+        event=f"stage_change:{change.pk}",
+        at=change.at,
+        owner=deal.owner,
+        deal=deal,
+        stage_name=change.to_stage.name,
+    )
+    if deal.status == DealStatus.WON:
+        fired += trigger_fire(
+            trigger=Trigger.DEAL_WON, event=f"deal:{deal.pk}", at=change.at, owner=deal.owner,
+            deal=deal,
+        )  # fmt: skip
+    return fired
