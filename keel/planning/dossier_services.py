@@ -46,7 +46,9 @@ def dossier_complete(*, dossier: Dossier, by: User) -> int:
     """
     ensure_can_edit_accounts(by)
     dossier = (
-        Dossier.objects.select_for_update().select_related("company__owner").get(pk=dossier.pk)
+        Dossier.objects.select_for_update(of=("self",))
+        .select_related("company__owner")
+        .get(pk=dossier.pk)
     )
     open_sections = [s.get_kind_display() for s in dossier.sections.filter(done_at__isnull=True)]
     if open_sections:

@@ -98,7 +98,7 @@ def occurrence_tasks_create(*, since: datetime) -> int:
     """A task for each occurrence this tick created (one that existed kept its task, or
     its task was deleted on purpose): the same piece of work never gets two."""
     waiting = list(
-        Occurrence.objects.select_for_update(skip_locked=True)
+        Occurrence.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(task__isnull=True, done_at__isnull=True, created_at__gte=since)
         .select_related("tactic__plan")
         .order_by("id")
