@@ -1,0 +1,208 @@
+"""When each piece of work counted as done, measured in Keel's records at read time.
+
+Nothing is written: `occurrences_measured` annotates a queryset of occurrences with
+`measured_at`, one SQL query whatever their number (a correlated subquery per measure
+and window, chosen row by row with CASE on the tactic's measure and shape):
+
+- task_completed: the task's `done_at`;
+- activity_logged: the first activity of the tactic's type logged by the person — for a
+  recurring occurrence on its day (in Keel's time zone), for a triggered one after the
+  event (the occurrence's `created_at`) and on its deal, else its company, if it has
+  one — else the task's `done_at`;
+- record_created: the first company, contact or deal the person owns that was created
+  in the same window, else the task's `done_at`.
+
+A target occurrence is measured by its task; how far its count has come is
+`target_progress` (records or activities counted from the plan's start to `due_on`).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    DateTimeField,
+    F,
+    Min,
+    Model,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from keel.accounts.models import User
+from keel.activities.models import Activity
+from keel.crm.models import Company, Contact
+from keel.pipeline.models import Deal
+from keel.planning.models import Measure, Occurrence, RecordKind, Shape, Tactic
+from keel.scorecard.rules import Pace
+
+MEASURED_AT = "measured_at"
+DUE_DAY = "due_day"  # the day a recurring occurrence is for, in Keel's time zone
+RECORDS: dict[str, type[Model]] = {
+    RecordKind.COMPANY: Company,
+    RecordKind.CONTACT: Contact,
+    RecordKind.DEAL: Deal,
+}
+NOTHING = Value(None, output_field=DateTimeField())
+
+
+def _first(rows: QuerySet[Any], *, at: str, by: str) -> Subquery:
+    """The earliest `at` of `rows` (already narrowed to one person) as a subquery."""
+    return Subquery(
+        rows.order_by().values(by).annotate(first=Min(at)).values("first")[:1],
+        output_field=DateTimeField(),
+    )
+
+
+def _on_the_day(rows: QuerySet[Any], *, at: str) -> QuerySet[Any]:
+    zone = timezone.get_default_timezone()
+    same_day: QuerySet[Any] = rows.annotate(day=TruncDate(at, tzinfo=zone))
+    return same_day.filter(day=OuterRef(DUE_DAY))
+
+
+def _windowed(rows: QuerySet[Any], *, at: str, by: str, subject: bool) -> Case:
+    """The first of `rows` in the occurrence's window: its day, or after its event.
+
+    `subject`: a triggered occurrence about a deal (or a company) counts only rows about it.
+    """
+    after = rows.filter(**{f"{at}__gte": OuterRef("created_at")})
+    triggered: list[When] = []
+    if subject:
+        triggered = [
+            When(
+                deal__isnull=False, then=_first(after.filter(deal=OuterRef("deal")), at=at, by=by)
+            ),
+            When(
+                company__isnull=False,
+                then=_first(after.filter(company=OuterRef("company")), at=at, by=by),
+            ),
+        ]
+    return Case(
+        When(tactic__shape=Shape.RECURRING, then=_first(_on_the_day(rows, at=at), at=at, by=by)),
+        When(tactic__shape=Shape.TRIGGERED, then=_triggered(triggered, after, at=at, by=by)),
+        default=NOTHING,
+        output_field=DateTimeField(),
+    )
+
+
+def _triggered(about: list[When], after: QuerySet[Any], *, at: str, by: str) -> Case:
+    return Case(*about, default=_first(after, at=at, by=by), output_field=DateTimeField())
+
+
+def _activity_logged() -> Case:
+    rows = Activity.objects.filter(by=OuterRef("person"), type=OuterRef("tactic__activity_type"))
+    return _windowed(rows, at="at", by="by", subject=True)
+
+
+def _record_created() -> Case:
+    return Case(
+        *[
+            When(
+                tactic__record_kind=kind,
+                then=_windowed(
+                    model._default_manager.filter(owner=OuterRef("person")),
+                    at="created_at",
+                    by="owner",
+                    subject=False,
+                ),
+            )
+            for kind, model in RECORDS.items()
+        ],
+        default=NOTHING,
+        output_field=DateTimeField(),
+    )
+
+
+def measured_at() -> Case:
+    """The expression of when an occurrence counted as done (None: not done).
+
+    It refers to the `due_day` annotation, which `occurrences_measured` adds first.
+    """
+    task_done = F("task__done_at")
+    return Case(
+        When(
+            tactic__measure=Measure.ACTIVITY_LOGGED,
+            then=Coalesce(_activity_logged(), task_done, output_field=DateTimeField()),
+        ),
+        When(
+            tactic__measure=Measure.RECORD_CREATED,
+            then=Coalesce(_record_created(), task_done, output_field=DateTimeField()),
+        ),
+        default=task_done,
+        output_field=DateTimeField(),
+    )
+
+
+def occurrences_measured(*, occurrences: QuerySet[Occurrence]) -> QuerySet[Occurrence]:
+    """`occurrences`, each annotated with `measured_at`: when it counted as done."""
+    zone = timezone.get_default_timezone()
+    days = occurrences.annotate(**{DUE_DAY: TruncDate("due_at", tzinfo=zone)})
+    return days.annotate(**{MEASURED_AT: measured_at()})
+
+
+def done_moments(*, occurrences: QuerySet[Occurrence]) -> dict[int, datetime | None]:
+    """Each occurrence's id and when it counted as done, in one query."""
+    rows = occurrences_measured(occurrences=occurrences).values_list("pk", MEASURED_AT)
+    return dict(rows.order_by())
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    """How far a person has come on a count by a date; the pace is linear by time."""
+
+    tactic: Tactic
+    count: int
+    target: int
+    expected: Decimal  # what a steady pace from the plan's start would have reached by now
+    pace: Pace
+
+    @property
+    def share(self) -> Decimal:
+        return Decimal(self.count) / Decimal(self.target) if self.target else Decimal(0)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=timezone.get_default_timezone())
+
+
+def target_count(*, tactic: Tactic, person: User) -> int:
+    """The qualifying records or activities `person` made from the plan's start to `due_on`."""
+    if tactic.due_on is None:
+        raise ValueError(f"{tactic} has no date to count up to.")
+    start, end = _day_start(tactic.plan.starts_on), _day_start(tactic.due_on + timedelta(days=1))
+    if tactic.measure == Measure.ACTIVITY_LOGGED:
+        return Activity.objects.filter(
+            by=person, type=tactic.activity_type, at__gte=start, at__lt=end
+        ).count()
+    if tactic.measure == Measure.RECORD_CREATED:
+        model = RECORDS[tactic.record_kind]
+        return model._default_manager.filter(
+            owner=person, created_at__gte=start, created_at__lt=end
+        ).count()
+    # Measured by its task alone: the whole count once the task is ticked off.
+    done = Occurrence.objects.filter(
+        tactic=tactic, person=person, task__done_at__isnull=False
+    ).exists()
+    return (tactic.target_count or 0) if done else 0
+
+
+def target_progress(*, tactic: Tactic, person: User, now: datetime) -> TargetProgress:
+    """`person`'s count on a target tactic as of `now`, against a linear pace."""
+    if tactic.shape != Shape.TARGET or tactic.due_on is None or not tactic.target_count:
+        raise ValueError(f"{tactic} is not a count by a date.")
+    count = target_count(tactic=tactic, person=person)
+    first, last = tactic.plan.starts_on, tactic.due_on
+    today = min(max(timezone.localtime(now).date(), first), last)
+    span = max((last - first).days, 1)
+    expected = Decimal(tactic.target_count) * Decimal((today - first).days) / Decimal(span)
+    pace = Pace.ON_TRACK if count >= expected else Pace.BEHIND
+    return TargetProgress(
+        tactic=tactic, count=count, target=tactic.target_count, expected=expected, pace=pace
+    )
