@@ -84,26 +84,30 @@ def tactics_tick(*, now: datetime | None = None) -> TickResult:
         wanted = _wanted(tactic, today=today)
         if not wanted:
             continue
+        # What exists already is skipped here, so a tick with nothing new writes nothing.
+        known = set(
+            Occurrence.objects.filter(
+                tactic=tactic, key__in=[key for key, _ in wanted]
+            ).values_list("person_id", "key")
+        )
         for person_id in assignees(tactic).values_list("pk", flat=True):
             new += [
                 Occurrence(tactic=tactic, person_id=person_id, key=key, due_at=due)
                 for key, due in wanted
+                if (person_id, key) not in known
             ]
-    started = timezone.now()
-    Occurrence.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
-    return TickResult(created=occurrence_tasks_create(since=started))
+    return TickResult(created=occurrences_create(new))
 
 
-def occurrence_tasks_create(*, since: datetime) -> int:
-    """A task for each occurrence this tick created (one that existed kept its task, or
-    its task was deleted on purpose): the same piece of work never gets two."""
-    waiting = list(
-        Occurrence.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(task__isnull=True, done_at__isnull=True, created_at__gte=since)
-        .select_related("tactic__plan")
-        .order_by("id")
-    )
-    if not waiting:
+def occurrences_create(new: list[Occurrence]) -> int:
+    """Store `new` pieces of work, each with its task; how many were stored.
+
+    The tasks are made first, so each occurrence is written once with its task. If
+    another worker stored the same piece meanwhile, the database refuses ours
+    (ignore_conflicts) and its task, which nothing points to, is deleted again: the same
+    piece of work never gets two tasks.
+    """
+    if not new:
         return 0
     tasks = Task.objects.bulk_create(
         [
@@ -116,11 +120,17 @@ def occurrence_tasks_create(*, since: datetime) -> int:
                 deal_id=o.deal_id,
                 company_id=o.company_id,
             )
-            for o in waiting
+            for o in new
         ],
         batch_size=1000,
     )
-    for occurrence, task in zip(waiting, tasks, strict=True):
+    for occurrence, task in zip(new, tasks, strict=True):
         occurrence.task = task
-    Occurrence.objects.bulk_update(waiting, ["task"], batch_size=1000)
-    return len(tasks)
+    Occurrence.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    ids = [task.pk for task in tasks]
+    mine = Occurrence.objects.filter(task_id__gte=min(ids), task_id__lte=max(ids))
+    taken = set(mine.values_list("task_id", flat=True))
+    orphans = [pk for pk in ids if pk not in taken]
+    if orphans:
+        Task.objects.filter(pk__in=orphans).delete()
+    return len(ids) - len(orphans)

@@ -18,7 +18,7 @@ from keel.accounts.models import User
 from keel.crm.models import Company
 from keel.pipeline.models import Deal, DealStatus, StageChange
 from keel.planning.models import Occurrence, Shape, Tactic, Trigger
-from keel.planning.scheduler import assignees, occurrence_tasks_create
+from keel.planning.scheduler import assignees, occurrences_create
 
 
 def _tactics(trigger: Trigger, at: datetime) -> QuerySet[Tactic]:
@@ -66,11 +66,7 @@ def trigger_fire(
         for tactic in tactics
         for person_id in _people(tactic, owner)
     ]
-    if not new:
-        return 0
-    started = timezone.now()
-    Occurrence.objects.bulk_create(new, ignore_conflicts=True)
-    return occurrence_tasks_create(since=started)
+    return occurrences_create(new)
 
 
 def stage_change_fire(*, change: StageChange) -> int:
