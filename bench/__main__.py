@@ -15,7 +15,14 @@ def main() -> None:
     forecast.main(args)  # no database: NumPy only
     # Each in a process of its own: Django serves one database per process, and the page
     # bench keeps its large demo in a database of its own between runs.
-    for module in ("bench.imports", "bench.pages", "bench.api", "bench.scorecard", "bench.model"):
+    for module in (
+        "bench.imports",
+        "bench.pages",
+        "bench.api",
+        "bench.scorecard",
+        "bench.planning",
+        "bench.model",
+    ):
         sys.stdout.flush()
         command = [sys.executable, "-m", module, *args]
         subprocess.run(command, env=environment, check=True)  # noqa: S603 - our own modules

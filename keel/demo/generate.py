@@ -7,7 +7,8 @@ without reading anything back. Nothing goes through `full_clean` or the services
 simulation keeps the invariants itself, and the tests check them on the stored rows.
 
 Once the rows are in, the owner sets this year's goals through the scorecard's service,
-from last year's figures as the scorecard reads them (`demo_goals_set`).
+from last year's figures as the scorecard reads them (`demo_goals_set`), and imports the
+whale-hunting plan, with four months of its work behind it (`keel.demo.plan`).
 """
 
 import gc
@@ -34,6 +35,7 @@ from keel.core.exceptions import KeelError
 from keel.core.models import AuditEntry, InstanceSetting
 from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
+from keel.demo.plan import PlanSummary, demo_plan_build
 from keel.demo.simulate import (
     CAST,
     DEMO_METRICS,
@@ -61,6 +63,8 @@ from keel.pipeline.models import (
 )
 from keel.pipeline.rules import criteria_from_stored
 from keel.pipeline.selectors import process_current_version
+from keel.planning.models import Dossier, Occurrence, Section, Strategy, Tactic, TacticalPlan
+from keel.planning.models import Goal as PlanGoal
 from keel.scorecard.models import Goal, Metric, Phasing, Unit
 from keel.scorecard.rules import month_start, previous_month
 from keel.scorecard.selectors import scorecard, trend
@@ -71,6 +75,14 @@ CHUNK = 20_000  # rows written between progress reports
 # Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name, the
 # demo's own metrics (with their values) by key.
 DOMAIN_MODELS: Sequence[type[models.Model]] = (
+    Section,
+    Dossier,
+    Occurrence,
+    Tactic,
+    TacticalPlan,
+    Strategy.goals.through,
+    Strategy,
+    PlanGoal,
     MarketingEvent,
     Goal,
     Task,
@@ -117,6 +129,7 @@ class DemoSummary:
     password: str
     logins: tuple[str, ...]  # every other person's username, same password
     goals: int = 0  # this year's goals set
+    plan: PlanSummary | None = None  # the whale-hunting plan and its work so far
     phases: dict[str, float] = field(default_factory=dict)  # seconds per progress phase
 
     @property
@@ -146,7 +159,7 @@ def demo_foreign_data() -> list[str]:
     if demo_marker() is not None:
         return []
     found = []
-    for model in (Company, Contact, Deal, Activity, Task, MarketingEvent, Goal):
+    for model in (Company, Contact, Deal, Activity, Task, MarketingEvent, Goal, TacticalPlan):
         count = model._default_manager.count()
         if count:
             name = model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural
@@ -214,8 +227,8 @@ def world_load(*, password_hash: str | None = None) -> World:
 
 @transaction.atomic
 def demo_wipe() -> None:
-    """Delete the demo: every deal, account, activity, task, marketing event, goal and
-    audit entry, its people and its own metrics."""
+    """Delete the demo: every deal, account, activity, task, marketing event, goal, plan
+    (with its dossiers and work) and audit entry, its people and its own metrics."""
     tables = [model._meta.db_table for model in DOMAIN_MODELS]
     if connection.vendor == "postgresql":
         # TRUNCATE refuses tables with deferred foreign-key checks still pending from rows
@@ -287,6 +300,8 @@ def demo_build(
         report("Goals", 0, 1)
         owner = User.objects.get(username=CAST[0].username)
         goals = demo_goals_set(today=today, by=owner)
+        report("Whale-hunting plan", 0, 1)
+        plan = demo_plan_build(today=today, seed=seed, by=owner)
         report("Committing", 0, 1)
         InstanceSetting.objects.create(
             key=DEMO_KEY,
@@ -311,6 +326,7 @@ def demo_build(
         password=PASSWORD,
         logins=tuple(p.username for p in CAST[1:]),
         goals=len(goals),
+        plan=plan,
         phases=report.stop(),
     )
 

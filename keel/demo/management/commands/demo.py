@@ -119,6 +119,14 @@ class Command(BaseCommand):
             f"Set {summary.goals} goals for {summary.today.year} from "
             f"{summary.today.year - 1}'s figures: see `keel scorecard --month {last_month:%Y-%m}`."
         )
+        if summary.plan is not None:
+            plan, work = summary.plan, summary.plan.work
+            console.print(
+                f"Imported the whale-hunting plan ({plan.tactics} tactics), "
+                f"{plan.dossiers} whale dossiers ({plan.completed} complete); its work so far: "
+                + ", ".join(f"{n:,} {state.replace('_', ' ')}" for state, n in work.items())
+                + "."
+            )
         console.print(
             "Seconds per phase: "
             + ", ".join(
