@@ -15,12 +15,11 @@ from urllib.parse import urlencode
 
 import numpy as np
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from keel.accounts.models import Team, User
+from keel.accounts.models import User
 from keel.forecast.backtest import Backtest
 from keel.forecast.forecast_selectors import (
     Forecast,
@@ -31,8 +30,8 @@ from keel.forecast.forecast_selectors import (
 )
 from keel.forecast.simulate import Period, PeriodKind, period_of, period_parse
 from keel.forecast.transitions import DEFAULTS
-from keel.scorecard.access import can_view_scope
 from keel.scorecard.selectors import COMPANY, Scope, scope_choices
+from keel.scorecard.views import scope_asked
 from keel.web.http import is_htmx
 
 BACKTEST_SIMULATIONS = 1_000  # per check on the page (the command runs 2,000)
@@ -58,15 +57,6 @@ class Asked:
         return urlencode({k: v for k, v in params.items() if v is not None})
 
 
-def _id(query: QueryDict, name: str) -> int | None:
-    text = query.get(name, "").strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise Http404(f"No such {name}.")
-    return int(text)
-
-
 def _read(request: HttpRequest) -> Asked:
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - login_required guarantees it
@@ -78,29 +68,8 @@ def _read(request: HttpRequest) -> Asked:
             period = period_parse(query["period"])
         except ValueError as problem:
             error = f"{problem} Showing {period.label}."
-    team_id, person_id = _id(query, "team"), _id(query, "person")
-    kind, _, number = query.get("who", "").partition(":")
-    if kind in ("team", "person") and number.isdigit():
-        team_id, person_id = (int(number), None) if kind == "team" else (None, int(number))
-    scope = COMPANY
-    if team_id is not None and person_id is not None:
-        error = "Choose a team or a person, not both: showing the company."
-    elif team_id is not None:
-        team = Team.objects.filter(pk=team_id).first()
-        if team is None:
-            raise Http404("No such team.")
-        scope = Scope(team=team)
-    elif person_id is not None:
-        person = User.objects.filter(pk=person_id).select_related("team").first()
-        if person is None:
-            raise Http404("No such person.")
-        scope = Scope(person=person)
-    if not can_view_scope(user, team=scope.team, person=scope.person):
-        raise PermissionDenied(
-            f"You may not see {scope.label}'s forecast: it is shown to the people "
-            "concerned, those who manage them and the owner."
-        )
-    return Asked(user=user, period=period, scope=scope, error=error)
+    scope, mixed = scope_asked(user=user, query=query, what="forecast")
+    return Asked(user=user, period=period, scope=scope, error=error or mixed)
 
 
 @dataclass(frozen=True)

@@ -77,14 +77,21 @@ def _read(request: HttpRequest) -> Request:
             month = rules.month_parse(query["month"])
         except ValueError as problem:
             error = str(problem)
+    scope, mixed = scope_asked(user=user, query=query, what="figures")
+    return Request(user=user, month=month, scope=scope, error=error or mixed)
+
+
+def scope_asked(*, user: User, query: QueryDict, what: str) -> tuple[Scope, str]:
+    """Whose `what` a page was asked for (`?team=ID`, `?person=ID`, or the menu's
+    `?who=team:ID`), checked: Http404 for no such team or person, PermissionDenied for
+    one `user` may not see; with both asked, the company and a message saying so."""
     team_id, person_id = _id(query, "team"), _id(query, "person")
-    # The page's one "whose figures" menu sends who=team:ID or who=person:ID.
     kind, _, number = query.get("who", "").partition(":")
     if kind in ("team", "person") and number.isdigit():
         team_id, person_id = (int(number), None) if kind == "team" else (None, int(number))
-    scope = COMPANY
+    scope, problem = COMPANY, ""
     if team_id is not None and person_id is not None:
-        error = "Choose a team or a person, not both: showing the company."
+        problem = "Choose a team or a person, not both: showing the company."
     elif team_id is not None:
         team = Team.objects.filter(pk=team_id).first()
         if team is None:
@@ -97,10 +104,10 @@ def _read(request: HttpRequest) -> Request:
         scope = Scope(person=person)
     if not can_view_scope(user, team=scope.team, person=scope.person):
         raise PermissionDenied(
-            f"You may not see {scope.label}'s figures: they are shown to the people "
-            "concerned, those who manage them and the owner."
+            f"You may not see {scope.label}'s {what}: only the people concerned, "
+            "those who manage them and the owner may."
         )
-    return Request(user=user, month=month, scope=scope, error=error)
+    return scope, problem
 
 
 def _context(asked: Request, card: Scorecard) -> dict[str, object]:
