@@ -5,10 +5,10 @@ from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from keel.accounts.models import Role
+from keel.core.progress import phase_progress
 from keel.demo.generate import DemoRefused, DemoSummary, demo_build, demo_marker
 from keel.demo.simulate import CAST, PASSWORD, SIZES
 
@@ -64,22 +64,7 @@ class Command(BaseCommand):
             self._print_login(console)
             return
         today = options["today"] or date.today()
-        progress = Progress(
-            TextColumn("{task.description:<28}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            # Straight to stderr: Django's wrapper would colour and break rich's live lines.
-            console=Console(stderr=True),
-            transient=True,
-        )
-        tasks: dict[str, TaskID] = {}
-
-        def report(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                for task in tasks.values():  # one phase at a time: the last one is done
-                    progress.update(task, completed=progress.tasks[task].total)
-                tasks[phase] = progress.add_task(phase, total=total)
-            progress.update(tasks[phase], completed=done, total=total)
+        progress, report = phase_progress()
 
         try:
             with progress:

@@ -9,7 +9,6 @@ from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
 
-from keel.accounts.models import Team, User
 from keel.forecast.backtest import Backtest
 from keel.forecast.forecast_selectors import (
     SEED,
@@ -23,6 +22,7 @@ from keel.forecast.forecast_selectors import (
 )
 from keel.forecast.simulate import Spread, period_of, period_parse
 from keel.forecast.transitions import DEFAULTS, STAGE, Laws
+from keel.scorecard.management.commands.scorecard import parse_scope
 from keel.scorecard.selectors import COMPANY, Scope
 
 MISSING = "—"
@@ -44,23 +44,6 @@ def _spread(figures: Spread) -> dict[str, int]:
         "p90": round(figures.p90),
         "expected": round(figures.mean),
     }
-
-
-def parse_scope(*, team: str | None, person: str | None) -> Scope:
-    if team and person:
-        raise CommandError("--team or --person, not both.")
-    if team:
-        found = Team.objects.filter(name__iexact=team.strip()).first()
-        if found is None:
-            names = ", ".join(Team.objects.values_list("name", flat=True)) or "none yet"
-            raise CommandError(f"There is no team {team!r}. Teams: {names}.")
-        return Scope(team=found)
-    if person:
-        user = User.objects.filter(username__iexact=person.strip()).first()
-        if user is None:
-            raise CommandError(f"There is no user {person!r} (give their username).")
-        return Scope(person=user)
-    return COMPANY
 
 
 class Command(BaseCommand):

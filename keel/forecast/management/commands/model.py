@@ -5,10 +5,10 @@ from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from keel.core.exceptions import KeelError
+from keel.core.progress import phase_progress
 from keel.forecast.models import WinModel
 from keel.forecast.win_selectors import win_model_active
 from keel.forecast.win_services import win_model_train
@@ -105,22 +105,7 @@ class Command(BaseCommand):
             print_report(console, model)
             return
         cutoff = parse_cutoff(options["cutoff"]) if options.get("cutoff") else None
-        progress = Progress(
-            TextColumn("{task.description:<30}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            # Straight to stderr: Django's wrapper would colour and break rich's live lines.
-            console=Console(stderr=True),
-            transient=True,
-        )
-        tasks: dict[str, TaskID] = {}
-
-        def report(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                for task in tasks.values():  # one step at a time: the last one is done
-                    progress.update(task, completed=progress.tasks[task].total)
-                tasks[phase] = progress.add_task(phase, total=total)
-            progress.update(tasks[phase], completed=done, total=total)
+        progress, report = phase_progress()
 
         try:
             with progress:
