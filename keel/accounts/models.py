@@ -1,5 +1,20 @@
+import zoneinfo
+from functools import cache
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in _zone_names():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Berlin, UTC).")
 
 
 class Role(models.TextChoices):
@@ -34,6 +49,12 @@ class User(AbstractUser):
     team = models.ForeignKey(
         "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="Where they work (e.g. Europe/Rome); blank: the business's time zone.",
+    )
 
     class Meta:
         ordering = ["first_name", "last_name", "username"]
@@ -43,6 +64,11 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """Their time zone: their days, "each weekday", and when a day's work is due."""
+        return zoneinfo.ZoneInfo(self.time_zone or settings.TIME_ZONE)
 
 
 class TokenScope(models.TextChoices):

@@ -23,7 +23,7 @@ from keel.crm.models import Company, Tier
 from keel.pipeline.models import StageChange
 from keel.planning import rules
 from keel.planning.dossier_services import dossier_complete, dossier_open, section_done
-from keel.planning.models import Dossier, Occurrence, Shape, TacticalPlan
+from keel.planning.models import Dossier, Occurrence, TacticalPlan
 from keel.planning.scheduler import tactics_tick
 from keel.planning.services import plan_import
 from keel.planning.triggers import stage_change_fire
@@ -151,7 +151,7 @@ def _work_done(*, plan: TacticalPlan, now: datetime, rng: random.Random) -> dict
     for o in occurrences:
         task = o.task
         assert task is not None  # noqa: S101 - filtered above
-        o.created_at = _asked_at(o, plan=plan)
+        o.created_at = o.opens_at
         task.created_at = o.created_at
         o.done_at = task.done_at = _done_at(due=o.due_at, asked=o.created_at, now=now, rng=rng)
         tasks.append(task)
@@ -159,14 +159,6 @@ def _work_done(*, plan: TacticalPlan, now: datetime, rng: random.Random) -> dict
     Occurrence.objects.bulk_update(occurrences, ["created_at", "done_at"], batch_size=1000)
     Task.objects.bulk_update(tasks, ["created_at", "done_at"], batch_size=1000)
     return states
-
-
-def _asked_at(o: Occurrence, *, plan: TacticalPlan) -> datetime:
-    if o.tactic.shape == Shape.RECURRING:
-        return datetime.combine(date.fromisoformat(o.key), time(), UTC)
-    if o.tactic.shape == Shape.TARGET:
-        return datetime.combine(plan.starts_on, time(), UTC)
-    return o.due_at - timedelta(days=o.tactic.deadline_days or 0)
 
 
 def _done_at(

@@ -5,10 +5,10 @@ Nothing is written: `occurrences_measured` annotates a queryset of occurrences w
 and window, chosen row by row with CASE on the tactic's measure and shape):
 
 - task_completed: the task's `done_at`;
-- activity_logged: the first activity of the tactic's type logged by the person — for a
-  recurring occurrence on its day (in Keel's time zone), for a triggered one after the
-  event (the occurrence's `created_at`) and on its deal, else its company, if it has
-  one — else the task's `done_at`;
+- activity_logged: the first activity of the tactic's type logged by the person in the
+  occurrence's window — for a recurring one its day where the person is (`opens_at` to
+  `closes_at`), for a triggered one after the event (`opens_at`) and on its deal, else
+  its company, if it has one — else the task's `done_at`;
 - record_created: the first company, contact or deal the person owns that was created
   in the same window, else the task's `done_at`.
 
@@ -17,7 +17,7 @@ A target occurrence is measured by its task; how far its count has come is
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from keel.accounts.models import User
@@ -41,10 +41,10 @@ from keel.activities.models import Activity
 from keel.crm.models import Company, Contact
 from keel.pipeline.models import Deal
 from keel.planning.models import Measure, Occurrence, RecordKind, Shape, Tactic
+from keel.planning.scheduler import day_bounds
 from keel.scorecard.rules import Pace
 
 MEASURED_AT = "measured_at"
-DUE_DAY = "due_day"  # the day a recurring occurrence is for, in Keel's time zone
 RECORDS: dict[str, type[Model]] = {
     RecordKind.COMPANY: Company,
     RecordKind.CONTACT: Contact,
@@ -61,18 +61,13 @@ def _first(rows: QuerySet[Any], *, at: str, by: str) -> Subquery:
     )
 
 
-def _on_the_day(rows: QuerySet[Any], *, at: str) -> QuerySet[Any]:
-    zone = timezone.get_default_timezone()
-    same_day: QuerySet[Any] = rows.annotate(day=TruncDate(at, tzinfo=zone))
-    return same_day.filter(day=OuterRef(DUE_DAY))
-
-
 def _windowed(rows: QuerySet[Any], *, at: str, by: str, subject: bool) -> Case:
     """The first of `rows` in the occurrence's window: its day, or after its event.
 
     `subject`: a triggered occurrence about a deal (or a company) counts only rows about it.
     """
-    after = rows.filter(**{f"{at}__gte": OuterRef("created_at")})
+    after = rows.filter(**{f"{at}__gte": OuterRef("opens_at")})
+    on_the_day = after.filter(**{f"{at}__lt": OuterRef("closes_at")})
     triggered: list[When] = []
     if subject:
         triggered = [
@@ -85,7 +80,7 @@ def _windowed(rows: QuerySet[Any], *, at: str, by: str, subject: bool) -> Case:
             ),
         ]
     return Case(
-        When(tactic__shape=Shape.RECURRING, then=_first(_on_the_day(rows, at=at), at=at, by=by)),
+        When(tactic__shape=Shape.RECURRING, then=_first(on_the_day, at=at, by=by)),
         When(tactic__shape=Shape.TRIGGERED, then=_triggered(triggered, after, at=at, by=by)),
         default=NOTHING,
         output_field=DateTimeField(),
@@ -121,10 +116,7 @@ def _record_created() -> Case:
 
 
 def measured_at() -> Case:
-    """The expression of when an occurrence counted as done (None: not done).
-
-    It refers to the `due_day` annotation, which `occurrences_measured` adds first.
-    """
+    """The expression of when an occurrence counted as done (None: not done)."""
     task_done = F("task__done_at")
     return Case(
         When(
@@ -142,9 +134,7 @@ def measured_at() -> Case:
 
 def occurrences_measured(*, occurrences: QuerySet[Occurrence]) -> QuerySet[Occurrence]:
     """`occurrences`, each annotated with `measured_at`: when it counted as done."""
-    zone = timezone.get_default_timezone()
-    days = occurrences.annotate(**{DUE_DAY: TruncDate("due_at", tzinfo=zone)})
-    return days.annotate(**{MEASURED_AT: measured_at()})
+    return occurrences.annotate(**{MEASURED_AT: measured_at()})
 
 
 def done_moments(*, occurrences: QuerySet[Occurrence]) -> dict[int, datetime | None]:
@@ -168,15 +158,12 @@ class TargetProgress:
         return Decimal(self.count) / Decimal(self.target) if self.target else Decimal(0)
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=timezone.get_default_timezone())
-
-
 def target_count(*, tactic: Tactic, person: User) -> int:
     """The qualifying records or activities `person` made from the plan's start to `due_on`."""
     if tactic.due_on is None:
         raise ValueError(f"{tactic} has no date to count up to.")
-    start, end = _day_start(tactic.plan.starts_on), _day_start(tactic.due_on + timedelta(days=1))
+    start = day_bounds(tactic.plan.starts_on, person.zone)[0]
+    end = day_bounds(tactic.due_on, person.zone)[1]
     if tactic.measure == Measure.ACTIVITY_LOGGED:
         return Activity.objects.filter(
             by=person, type=tactic.activity_type, at__gte=start, at__lt=end
@@ -199,7 +186,7 @@ def target_progress(*, tactic: Tactic, person: User, now: datetime) -> TargetPro
         raise ValueError(f"{tactic} is not a count by a date.")
     count = target_count(tactic=tactic, person=person)
     first, last = tactic.plan.starts_on, tactic.due_on
-    today = min(max(timezone.localtime(now).date(), first), last)
+    today = min(max(timezone.localtime(now, person.zone).date(), first), last)
     span = max((last - first).days, 1)
     expected = Decimal(tactic.target_count) * Decimal((today - first).days) / Decimal(span)
     pace = Pace.ON_TRACK if count >= expected else Pace.BEHIND

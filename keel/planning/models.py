@@ -78,6 +78,14 @@ class TacticalPlan(TimeStamped):
         "planning.Strategy", on_delete=models.PROTECT, related_name="plans"
     )
     description = models.TextField(blank=True)
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="plans",
+        help_text="The team whose manager keeps it; none: the owner keeps it.",
+    )
     starts_on = models.DateField()
     ends_on = models.DateField()
     is_active = models.BooleanField(default=True)
@@ -208,6 +216,10 @@ class Occurrence(models.Model):
     ("2026-11-24"), the event of a triggered one ("dossier:12"), "target" for a count by
     a date. Unique, so the scheduler can run again, or catch up after downtime, without
     making anything twice.
+
+    What counts for it (planning/measure.py) is what happened from `opens_at`: for a
+    recurring tactic the person's day, midnight to midnight where they are (`closes_at`);
+    for a triggered one anything after its event (no `closes_at`).
     """
 
     tactic = models.ForeignKey(
@@ -217,6 +229,8 @@ class Occurrence(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="occurrences"
     )
     key = models.CharField(max_length=100)
+    opens_at = models.DateTimeField(help_text="From when work counts for it.")
+    closes_at = models.DateTimeField(null=True, blank=True, help_text="Until when; none: open.")
     due_at = models.DateTimeField()
     # What a triggered piece of work is about: the task links to it.
     deal = models.ForeignKey(
@@ -293,3 +307,46 @@ class Section(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.dossier}"
+
+
+class CheckIn(models.Model):
+    """A manager's short written assessment of a person's work, which the person answers.
+
+    Read by the person, the manager who wrote it, whoever manages the person now and
+    the owner (planning/access.py): never by another team.
+    """
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="check_ins"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(max_length=4000)
+    written_at = models.DateTimeField(auto_now_add=True)
+    reply = models.TextField(max_length=4000, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-written_at", "-id"]
+        indexes = [models.Index(fields=["person", "-written_at"])]
+
+    def __str__(self) -> str:
+        return f"Check-in with {self.person} ({self.written_at:%Y-%m-%d})"
+
+
+class TradeOffRule(models.Model):
+    """How a person weighs their work when it does not all fit, as their manager put it
+    ("whale dossiers before cold calls; never let a quote wait past a day")."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trade_off_rule"
+    )
+    text = models.TextField(max_length=1000)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Trade-off rule for {self.person}"

@@ -12,8 +12,9 @@ to its end; a target tactic asks once, due on its date. Triggered tactics are fi
 their events (not by the tick).
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -34,6 +35,16 @@ class TickResult:
     created: int  # pieces of work (each with its task) this tick made
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """A piece of work a tactic asks for: its key, the moments it counts from and to, due."""
+
+    key: str
+    opens_at: datetime
+    closes_at: datetime | None
+    due_at: datetime
+
+
 def assignees(tactic: Tactic) -> QuerySet[User]:
     """Who a tactic asks: its person, or everyone active holding its role."""
     if tactic.person_id is not None:
@@ -41,13 +52,21 @@ def assignees(tactic: Tactic) -> QuerySet[User]:
     return User.objects.filter(role=tactic.role, is_active=True)
 
 
-def _zone() -> ZoneInfo:
-    # People keep the business's time zone until Keel stores one per person.
-    return ZoneInfo(settings.TIME_ZONE)
+def zone_of(name: str) -> ZoneInfo:
+    """A person's time zone from its stored name; blank: the business's."""
+    return ZoneInfo(name or settings.TIME_ZONE)
 
 
-def _wanted(tactic: Tactic, *, today: date) -> list[tuple[str, datetime]]:
-    """The (key, due) of each piece of work the tactic asks for up to `today`."""
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """A day where the person is: from its midnight to the next (23 or 25 hours at DST)."""
+    return (
+        datetime.combine(day, time(), tzinfo=zone),
+        datetime.combine(day + timedelta(days=1), time(), tzinfo=zone),
+    )
+
+
+def wanted(tactic: Tactic, *, today: date, zone: ZoneInfo) -> list[Wanted]:
+    """The work the tactic asks of a person in `zone` up to their `today`."""
     plan = tactic.plan
     if tactic.shape == Shape.RECURRING:
         first = max(plan.starts_on, today - timedelta(days=CATCH_UP_DAYS))
@@ -55,9 +74,12 @@ def _wanted(tactic: Tactic, *, today: date) -> list[tuple[str, datetime]]:
         if first > last:
             return []
         days = rules.schedule_days(rule=tactic.schedule, first=first, last=last)
-        return [(day.isoformat(), rules.due_at(day, _zone())) for day in days]
+        return [
+            Wanted(day.isoformat(), *day_bounds(day, zone), rules.due_at(day, zone)) for day in days
+        ]
     if tactic.shape == Shape.TARGET and tactic.due_on is not None and today <= tactic.due_on:
-        return [("target", rules.due_at(tactic.due_on, _zone()))]
+        opens = day_bounds(plan.starts_on, zone)[0]
+        return [Wanted("target", opens, None, rules.due_at(tactic.due_on, zone))]
     return []
 
 
@@ -70,32 +92,59 @@ def _title(tactic: Tactic) -> str:
 
 @transaction.atomic
 def tactics_tick(*, now: datetime | None = None) -> TickResult:
-    """Create the occurrences and tasks the active tactics ask for as of `now`."""
+    """Create the occurrences and tasks the active tactics ask for as of `now`.
+
+    Each person's work follows their own calendar: the days are theirs, and a day's work
+    is due at the end of it where they are.
+    """
     now = now or timezone.now()
-    today = timezone.localtime(now, _zone()).date()
+    people: dict[str, list[tuple[int, str]]] = defaultdict(list)  # by role, and by "#id"
+    for pk, role, zone_name in User.objects.filter(is_active=True).values_list(
+        "pk", "role", "time_zone"
+    ):
+        people[role].append((pk, zone_name))
+        people[f"#{pk}"].append((pk, zone_name))
+    days = {
+        timezone.localtime(now, zone_of(z)).date() for group in people.values() for _, z in group
+    }
+    earliest, latest = min(days, default=now.date()), max(days, default=now.date())
     tactics = (
         Tactic.objects.filter(is_active=True, plan__is_active=True)
-        .filter(plan__starts_on__lte=today, plan__ends_on__gte=today - timedelta(CATCH_UP_DAYS))
+        .filter(plan__starts_on__lte=latest, plan__ends_on__gte=earliest - timedelta(CATCH_UP_DAYS))
         .filter(Q(shape=Shape.RECURRING) | Q(shape=Shape.TARGET))
         .select_related("plan")
     )
     new: list[Occurrence] = []
     for tactic in tactics:
-        wanted = _wanted(tactic, today=today)
-        if not wanted:
+        asked = people[f"#{tactic.person_id}" if tactic.person_id else tactic.role]
+        by_zone: dict[str, list[Wanted]] = {}
+        for zone_name in {z for _, z in asked}:
+            zone = zone_of(zone_name)
+            by_zone[zone_name] = wanted(
+                tactic, today=timezone.localtime(now, zone).date(), zone=zone
+            )
+        keys = {w.key for found in by_zone.values() for w in found}
+        if not keys:
             continue
         # What exists already is skipped here, so a tick with nothing new writes nothing.
         known = set(
-            Occurrence.objects.filter(
-                tactic=tactic, key__in=[key for key, _ in wanted]
-            ).values_list("person_id", "key")
+            Occurrence.objects.filter(tactic=tactic, key__in=sorted(keys)).values_list(
+                "person_id", "key"
+            )
         )
-        for person_id in assignees(tactic).values_list("pk", flat=True):
-            new += [
-                Occurrence(tactic=tactic, person_id=person_id, key=key, due_at=due)
-                for key, due in wanted
-                if (person_id, key) not in known
-            ]
+        new += [
+            Occurrence(
+                tactic=tactic,
+                person_id=person_id,
+                key=w.key,
+                opens_at=w.opens_at,
+                closes_at=w.closes_at,
+                due_at=w.due_at,
+            )
+            for person_id, zone_name in asked
+            for w in by_zone[zone_name]
+            if (person_id, w.key) not in known
+        ]
     return TickResult(created=occurrences_create(new))
 
 

@@ -59,6 +59,7 @@ def trigger_fire(
             tactic=tactic,
             person_id=person_id,
             key=event[:100],
+            opens_at=at,
             due_at=at + timedelta(days=tactic.deadline_days or 0),
             deal=deal,
             company=company if company is not None else deal.company if deal else None,

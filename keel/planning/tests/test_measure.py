@@ -4,7 +4,7 @@ The plan runs from Monday 2 November 2026; the tick and every record get their m
 by hand, so nothing depends on today.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -204,3 +204,20 @@ def test_a_target_counts_from_the_plans_start_against_a_linear_pace(
     log(mary, ActivityType.DEMO, at(MONDAY + timedelta(days=40), 20), acme)  # on the due day
     progress = target_progress(tactic=tactic, person=mary, now=at(MONDAY + timedelta(days=20)))
     assert progress.count == 2 and progress.pace == Pace.ON_TRACK
+
+
+def test_a_call_counts_on_the_persons_own_day(
+    plan: TacticalPlan, alice: User, acme: Company
+) -> None:
+    """Alice works in New York: a call at 02:00 UTC on Tuesday is Monday evening for her."""
+    User.objects.filter(pk=alice.pk).update(time_zone="America/New_York")
+    alice.refresh_from_db()
+    tactic = daily(
+        plan, "Five calls", measure=Measure.ACTIVITY_LOGGED, activity_type=ActivityType.CALL
+    )
+    new_york = ZoneInfo("America/New_York")
+    tactics_tick(now=datetime.combine(MONDAY, time(12), tzinfo=new_york))
+    late_call = datetime.combine(MONDAY + timedelta(days=1), time(2), tzinfo=ZoneInfo("UTC"))
+    log(alice, ActivityType.CALL, late_call, acme)
+    work = Occurrence.objects.get(person=alice, tactic=tactic)
+    assert done_moments(occurrences=Occurrence.objects.filter(pk=work.pk)) == {work.pk: late_call}

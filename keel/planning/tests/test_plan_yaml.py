@@ -93,7 +93,11 @@ def test_a_tactic_removed_from_the_file_is_deactivated_not_deleted(olivia: User,
     plan_import(text=SAMPLE, by=olivia)
     research = Tactic.objects.get(name="Research dossiers")
     Occurrence.objects.create(
-        tactic=research, person=sue, key="2026-09-01", due_at=datetime(2026, 9, 1, 15, tzinfo=UTC)
+        tactic=research,
+        person=sue,
+        key="2026-09-01",
+        opens_at=datetime(2026, 9, 1, tzinfo=UTC),
+        due_at=datetime(2026, 9, 1, 15, tzinfo=UTC),
     )
     result = plan_import(text=edited(lambda d: d["plans"][0]["tactics"].pop(1)), by=olivia)
     assert result.deactivated == [f"tactic {PLAN} / Research dossiers"]

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from keel.accounts.models import Role, User
 from keel.activities.models import Task, TaskSource
 from keel.planning.models import Goal, Occurrence, Shape, Strategy, Tactic, TacticalPlan
-from keel.planning.scheduler import CATCH_UP_DAYS, tactics_tick
+from keel.planning.scheduler import CATCH_UP_DAYS, day_bounds, tactics_tick
 
 pytestmark = pytest.mark.django_db
 WEEKDAYS = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
@@ -126,3 +126,40 @@ def test_the_command_ticks_and_says_what_it_made(research: Tactic, sue: User) ->
     assert "new piece" in out.getvalue()
     call_command("tactics", "tick", stdout=out)
     assert out.getvalue().splitlines()[-1] == "0 new pieces of work, each a task."
+
+
+def test_each_person_works_to_their_own_calendar(research: Tactic, sue: User) -> None:
+    """A specialist in Tokyo and one in Los Angeles, on one instant: Monday 2 November
+    2026 22:00 UTC is already Tuesday in Tokyo and still Monday in Los Angeles."""
+    tokyo, la = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Los_Angeles")
+    User.objects.filter(pk=sue.pk).update(time_zone="Asia/Tokyo")
+    lea = User.objects.create(username="lea", role=Role.SALES_SPECIALIST,
+                              time_zone="America/Los_Angeles")  # fmt: skip
+    tactics_tick(now=datetime(2026, 11, 2, 22, tzinfo=ZoneInfo("UTC")))
+    sue_work = Occurrence.objects.filter(person=sue).order_by("due_at")
+    assert [o.key for o in sue_work] == ["2026-11-02", "2026-11-03"]
+    assert [o.due_at.astimezone(tokyo).hour for o in sue_work] == [17, 17]
+    first = sue_work[0]
+    assert first.opens_at == datetime(2026, 11, 2, tzinfo=tokyo)
+    assert first.closes_at == datetime(2026, 11, 3, tzinfo=tokyo)
+    lea_work = Occurrence.objects.get(person=lea)
+    assert lea_work.key == "2026-11-02"
+    assert lea_work.due_at == datetime(2026, 11, 2, 17, tzinfo=la)
+    # Saturday in Tokyo (Friday evening in Los Angeles): no work for Sue that day.
+    tactics_tick(now=datetime(2026, 11, 6, 16, tzinfo=ZoneInfo("UTC")))
+    assert "2026-11-07" not in set(
+        Occurrence.objects.filter(person=sue).values_list("key", flat=True)
+    )
+    assert Occurrence.objects.filter(person=lea, key="2026-11-06").exists()
+
+
+def test_a_day_across_a_dst_change_is_that_days_length() -> None:
+    rome, utc = ZoneInfo("Europe/Rome"), ZoneInfo("UTC")
+
+    def hours(day: date) -> timedelta:
+        opens, closes = day_bounds(day, rome)  # instants: compare them in UTC
+        return closes.astimezone(utc) - opens.astimezone(utc)
+
+    assert hours(date(2026, 10, 25)) == timedelta(hours=25)  # the clocks go back
+    assert hours(date(2026, 3, 29)) == timedelta(hours=23)  # and forward
+    assert hours(date(2026, 11, 2)) == timedelta(hours=24)

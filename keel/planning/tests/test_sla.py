@@ -54,7 +54,12 @@ def calls(plan: TacticalPlan) -> Tactic:
 def work(tactic: Tactic, person: User, due: datetime, done: datetime | None) -> Occurrence:
     task = Task.objects.create(title=tactic.name, owner=person, due_at=due, done_at=done)
     return Occurrence.objects.create(
-        tactic=tactic, person=person, key=f"{due:%Y%m%d%H%M%S}", due_at=due, task=task
+        tactic=tactic,
+        person=person,
+        key=f"{due:%Y%m%d%H%M%S}",
+        opens_at=due - timedelta(hours=17),
+        due_at=due,
+        task=task,
     )
 
 
