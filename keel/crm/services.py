@@ -18,6 +18,7 @@ from keel.crm.selectors import (
     company_funnel_evidence,
     contact_funnel_evidence,
 )
+from keel.planning.triggers import contact_fire
 
 _CHUNK = 900  # under SQLite's limit on bound parameters
 
@@ -270,6 +271,7 @@ def contact_create(
     contact.refresh_from_db(fields=["funnel_stage", "funnel_stage_since"])
     entry = audit_record(actor=by, action="contact.create", obj=contact, summary=str(contact))
     _stamp(contact, at=entry.at)
+    contact_fire(contact=contact, inquired_before=None, qualified_before=None)
     return contact
 
 
@@ -287,6 +289,7 @@ def contact_update(
         data = {**data, "email": data["email"].strip()}
         _ensure_email_free(data["email"], contact=current)
     old_company_id = current.company_id
+    inquired_before, qualified_before = current.inquired_at, current.qualified_at
     changes = model_update(instance=current, data=data, fields=CONTACT_FIELDS)
     if CONTACT_FUNNEL_FIELDS & set(changes):
         # The company that lost the contact loses its evidence, the one that gained it gains.
@@ -298,4 +301,7 @@ def contact_update(
             actor=by, action="contact.update", obj=current, summary=str(current), changes=changes
         )
         _stamp(current, at=entry.at)
+        contact_fire(
+            contact=current, inquired_before=inquired_before, qualified_before=qualified_before
+        )
     return current

@@ -1,8 +1,9 @@
 """Triggered tactics: an event in Keel's records asks for work with a deadline after it.
 
 `trigger_fire` is called by the service that records the event (a deal's move, a
-dossier's completion), inside its transaction. Each event has a key of its own (the
-stage change's id, the dossier's), so firing it twice asks for nothing twice.
+dossier's completion, a contact's inquiry or qualification), inside its transaction.
+Each event has a key of its own (the stage change's id, the dossier's, the contact's),
+so firing it twice asks for nothing twice.
 
 Who is asked: a tactic's person; or, for a tactic assigned to a role, the person who
 owns the event's record when they hold that role (the salesperson who owns the whale),
@@ -15,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from keel.accounts.models import User
-from keel.crm.models import Company
+from keel.crm.models import Company, Contact
 from keel.pipeline.models import Deal, DealStatus, StageChange
 from keel.planning.models import Occurrence, Shape, Tactic, Trigger
 from keel.planning.scheduler import assignees, occurrences_create
@@ -97,3 +98,37 @@ def stage_change_fire(*, change: StageChange) -> int:
             deal=deal,
         )  # fmt: skip
     return fired
+
+
+def contact_fire(
+    *, contact: Contact, inquired_before: datetime | None, qualified_before: datetime | None
+) -> int:
+    """A contact's inquiry received or their qualification as a lead, each once.
+
+    Called with the contact's moments before the change; an event fires when its moment
+    is newly set. Its deadline runs from the moment recorded (a buyer who inquired
+    yesterday has waited since yesterday), never from a moment still to come.
+    """
+    events = [
+        (Trigger.INQUIRY_RECEIVED, "inquiry", contact.inquired_at, inquired_before),
+        (Trigger.LEAD_QUALIFIED, "qualified", contact.qualified_at, qualified_before),
+    ]
+    new = [(trigger, name, at) for trigger, name, at, before in events if at and before is None]
+    if not new:
+        return 0
+    waiting = Tactic.objects.filter(
+        is_active=True, shape=Shape.TRIGGERED, trigger__in=[t for t, _, _ in new]
+    )
+    if not waiting.exists():
+        return 0
+    now = timezone.now()
+    return sum(
+        trigger_fire(
+            trigger=trigger,
+            event=f"contact:{contact.pk}:{name}",
+            at=min(at, now),
+            owner=contact.owner,
+            company=contact.company,
+        )
+        for trigger, name, at in new
+    )

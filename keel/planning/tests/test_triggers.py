@@ -1,14 +1,17 @@
-"""Triggered tactics: a completed dossier and a deal's move ask for work with a deadline,
-once per event, of the right person; on day 6 a 5-day task shows as late."""
+"""Triggered tactics: a completed dossier, a deal's move, an inquiry and a qualified lead
+ask for work with a deadline, once per event, of the right person; on day 6 a 5-day task
+shows as late."""
 
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from keel.accounts.models import Role, User
 from keel.activities.models import Task, TaskSource
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.crm.models import Company
+from keel.crm.services import contact_create, contact_update
 from keel.pipeline.models import Deal
 from keel.pipeline.services import deal_move
 from keel.planning.dossier_services import dossier_complete, dossier_open, section_done
@@ -122,3 +125,48 @@ def test_a_deal_moving_elsewhere_asks_nothing(plan: TacticalPlan, deal: Deal, ma
     deal_move(deal=deal, to_stage="1st meeting", by=mary, expected_version=deal.version,
               override_reason="Met at the fair")  # fmt: skip
     assert tactic_tasks() == []
+
+
+def contact_tactic(plan: TacticalPlan, trigger: Trigger, days: int) -> Tactic:
+    return Tactic.objects.create(
+        plan=plan, name=f"On {trigger.label}", shape=Shape.TRIGGERED, role=Role.SALESPERSON,
+        trigger=trigger, deadline_days=days,
+    )  # fmt: skip
+
+
+def test_an_inquiry_asks_its_owner_from_when_it_came_once(
+    plan: TacticalPlan, acme: Company, alice: User, mary: User
+) -> None:
+    contact_tactic(plan, Trigger.INQUIRY_RECEIVED, 1)
+    contact_tactic(plan, Trigger.LEAD_QUALIFIED, 2)
+    asked = timezone.now() - timedelta(hours=3)
+    jane = contact_create(by=mary, last_name="Doe", company=acme, owner=alice, inquired_at=asked)
+    [task] = tactic_tasks()
+    assert (task.owner, task.company_id, task.due_at) == (alice, acme.pk, asked + timedelta(days=1))
+    # Another edit, or the same moment written again, asks nothing more.
+    jane = contact_update(contact=jane, by=mary, expected_updated_at=jane.updated_at,
+                          data={"title": "CFO"})  # fmt: skip
+    assert len(tactic_tasks()) == 1
+    # Qualified later: the qualification's own tactic asks, once.
+    qualified = timezone.now()
+    jane = contact_update(contact=jane, by=mary, expected_updated_at=jane.updated_at,
+                          data={"qualified_at": qualified})  # fmt: skip
+    tasks = sorted(tactic_tasks(), key=lambda t: t.pk)
+    assert [t.title for t in tasks] == [f"On {Trigger.INQUIRY_RECEIVED.label}",
+                                        f"On {Trigger.LEAD_QUALIFIED.label}"]  # fmt: skip
+    assert tasks[1].due_at == qualified + timedelta(days=2)
+
+
+def test_an_inquiry_dated_ahead_counts_from_now_and_none_before_the_plan(
+    plan: TacticalPlan, alice: User, mary: User
+) -> None:
+    contact_tactic(plan, Trigger.INQUIRY_RECEIVED, 1)
+    contact_create(by=mary, last_name="Old", owner=alice,
+                   inquired_at=timezone.now() - timedelta(days=400))  # fmt: skip
+    assert tactic_tasks() == []  # long before the plan ran
+    before = timezone.now()
+    contact_create(by=mary, last_name="Ahead", owner=alice,
+                   inquired_at=timezone.now() + timedelta(days=9))  # fmt: skip
+    [task] = tactic_tasks()
+    assert task.due_at is not None
+    assert before + timedelta(days=1) <= task.due_at <= timezone.now() + timedelta(days=1)
