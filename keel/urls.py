@@ -14,6 +14,7 @@ urlpatterns = [
     path("tasks/", include("keel.activities.urls")),
     path("scorecard/", include("keel.scorecard.urls")),
     path("", include("keel.forecast.urls")),  # pipeline/stalled/, forecast/
+    path("", include("keel.planning.urls")),  # job/, plans/
     path("", include("keel.crm.urls")),  # companies/ and contacts/
     path("", include("keel.web.urls")),  # my day at /, the pipeline board
 ]
