@@ -1,6 +1,6 @@
 """Page latency: p50 and p95 server time of Keel's pages next to bare views of the same rows.
 
-    python -m bench.pages [--requests N] [--queries] [--rebuild]
+    python -m bench.pages [--requests N] [--queries] [--rebuild] [--page /job/]
                                             (KEEL_DATABASE_URL picks the database;
                                              default: keel-bench-pages.sqlite3 in the
                                              temporary directory, kept between runs)
@@ -207,6 +207,35 @@ def bare_today(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+def bare_job(request: HttpRequest) -> HttpResponse:
+    """The rows My job reads, plainly: the person's tactics, the month's work, open deals."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from keel.activities.models import Task, TaskSource
+    from keel.pipeline.models import Deal, DealStatus
+    from keel.planning.models import CheckIn, Occurrence, Tactic
+
+    user = _user(request)
+    now = timezone.now()
+    tactics = Tactic.objects.filter(Q(person=user) | Q(role=user.role, person__isnull=True))
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    work = Occurrence.objects.filter(person=user, due_at__gte=month - timedelta(days=7))
+    steps = Task.objects.filter(owner=user, source=TaskSource.PLAN_STEP, done_at__isnull=True)
+    return _rows(
+        [
+            *tactics.values_list("name", "shape", "plan__name", "plan__strategy__name"),
+            *work.values_list("tactic__name", "due_at", "task__done_at"),
+            *steps.order_by("due_at").values_list("title", "due_at", "deal__name")[:10],
+            *Deal.objects.filter(owner=user, status=DealStatus.OPEN).values_list("amount")[:200],
+            *CheckIn.objects.filter(person=user).values_list("text", "reply")[:6],
+        ]
+    )
+
+
 def __getattr__(name: str) -> Any:
     """`urlpatterns`, for ROOT_URLCONF="bench.pages": Keel's own, then the bare views'.
 
@@ -227,6 +256,7 @@ def __getattr__(name: str) -> Any:
         path("bare/contacts/", bare_contacts),
         path("bare/tasks/", bare_tasks),
         path("bare/", bare_today),
+        path("bare/job/", bare_job),
     ]
 
 
@@ -298,6 +328,7 @@ def _pages() -> list[Page]:
         page("/tasks/"),
         page("/tasks/?scope=team"),
         page("/"),
+        page("/job/"),
     ]
 
 
@@ -359,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
     parser.add_argument("--queries", action="store_true", help="the slowest SQL of each miss")
     parser.add_argument("--rebuild", action="store_true", help="build a fresh large demo")
+    parser.add_argument("--page", default="", help="only the pages whose path holds this")
     args, _ = parser.parse_known_args(argv)
     if args.requests < 1:
         parser.error("--requests must be at least 1")
@@ -371,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from keel.activities.models import Activity
     from keel.pipeline.models import Deal
 
-    pages = _pages()
+    pages = [p for p in _pages() if args.page in p.label]
     clients: dict[str, Client] = {}
     for username in sorted({p.username for p in pages}):
         clients[username] = Client(raise_request_exception=False)

@@ -63,7 +63,16 @@ from keel.pipeline.models import (
 )
 from keel.pipeline.rules import criteria_from_stored
 from keel.pipeline.selectors import process_current_version
-from keel.planning.models import Dossier, Occurrence, Section, Strategy, Tactic, TacticalPlan
+from keel.planning.models import (
+    CheckIn,
+    Dossier,
+    Occurrence,
+    Section,
+    Strategy,
+    Tactic,
+    TacticalPlan,
+    TradeOffRule,
+)
 from keel.planning.models import Goal as PlanGoal
 from keel.scorecard.models import Goal, Metric, Phasing, Unit
 from keel.scorecard.rules import month_start, previous_month
@@ -75,6 +84,8 @@ CHUNK = 20_000  # rows written between progress reports
 # Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name, the
 # demo's own metrics (with their values) by key.
 DOMAIN_MODELS: Sequence[type[models.Model]] = (
+    CheckIn,
+    TradeOffRule,
     Section,
     Dossier,
     Occurrence,

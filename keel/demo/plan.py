@@ -23,9 +23,10 @@ from keel.crm.models import Company, Tier
 from keel.pipeline.models import StageChange
 from keel.planning import rules
 from keel.planning.dossier_services import dossier_complete, dossier_open, section_done
-from keel.planning.models import Dossier, Occurrence, TacticalPlan
+from keel.planning.models import CheckIn, Dossier, Occurrence, TacticalPlan, TradeOffRule
 from keel.planning.scheduler import tactics_tick
 from keel.planning.services import plan_import
+from keel.planning.sla import sla_counts
 from keel.planning.triggers import stage_change_fire
 
 SAMPLE = Path(__file__).resolve().parents[1] / "planning" / "samples" / "whale-hunting.yaml"
@@ -73,6 +74,7 @@ def demo_plan_build(*, today: date, seed: int, by: User) -> PlanSummary:
     dossiers, completed = _dossiers_research(plan=plan, now=now, by=by, rng=rng)
     _meetings_fire(plan=plan, now=now)
     work = _work_done(plan=plan, now=now, rng=rng)
+    _check_ins_write(plan=plan, now=now, rng=rng)
     return PlanSummary(
         tactics=plan.tactics.count(), dossiers=dossiers, completed=completed, work=work
     )
@@ -177,3 +179,79 @@ def _done_at(
     else:
         return None  # missed, or still overdue if it was due this past week
     return min(max(asked, done), now - timedelta(minutes=5))
+
+
+TRADE_OFFS: dict[str, str] = {
+    Role.SALESPERSON: "A whale's decision maker first, within the 5 days; then quotes and "
+    "follow-ups on deals past proposal; cold calls fill what is left, never the other way.",
+    Role.SALES_SPECIALIST: "Finish the dossier a salesperson is waiting on before opening a "
+    "new one; the research hour is not given up for ad hoc requests.",
+    Role.SUBJECT_MATTER_EXPERT: "Questions for a whale meeting this week come before "
+    "everything except a customer's open issue.",
+}
+ASSESSMENTS = {
+    "good": [
+        "Steady month: the work was done when it was due. Keep the whale contacts inside "
+        "the 5 days and bring one of them to a first meeting next month.",
+        "On time nearly everywhere. Next step: write down what made the whale calls work "
+        "so the others can reuse it.",
+    ],
+    "fair": [
+        "Most work done, but late too often in the second half of the month. Block the "
+        "first hour of the day for the plan's work and tell me when deals crowd it out.",
+        "Good research, slow follow-up: two whales waited past their 5 days. Let's look "
+        "at your calendar together on Monday.",
+    ],
+    "poor": [
+        "The plan's work slipped this month: more missed than done on time. What got in "
+        "the way? Bring the list of what took the time and we'll decide what to drop.",
+        "Several whale contacts missed. We agreed they come first; I'd like a plan for "
+        "the open ones by Friday.",
+    ],
+}
+REPLIES = [
+    "Agreed. Two renewals took most of the week; I have blocked the mornings now.",
+    "Thanks. The whale at the top of my list has a meeting booked for next Tuesday.",
+    "Fair. I'll bring the list on Monday; the inbound inquiries ate the afternoons.",
+]
+
+
+def _check_ins_write(*, plan: TacticalPlan, now: datetime, rng: random.Random) -> None:
+    """Each manager's monthly check-ins with the people on the plan, judged on their work
+    in that month, most answered; and a rule for trade-offs for each of them."""
+    people = User.objects.filter(
+        is_active=True, team__manager__isnull=False, role__in=list(TRADE_OFFS)
+    ).select_related("team__manager")
+    check_ins, rules_set = [], []
+    for person in people:
+        manager = person.team.manager if person.team else None
+        if manager is None:
+            continue
+        rules_set.append(TradeOffRule(person=person, text=TRADE_OFFS[person.role], set_by=manager))
+        month_end = datetime.combine(plan.starts_on, time(16), UTC) + timedelta(days=30)
+        while month_end < now:
+            start = month_end - timedelta(days=30)
+            # Judged as the person's page judges it, as of the day it was written.
+            month_work = Occurrence.objects.filter(
+                tactic__plan=plan, person=person, due_at__gte=start, due_at__lt=month_end
+            )
+            [counts] = sla_counts(occurrences=month_work, now=month_end).values()
+            if counts.on_time_rate is not None:
+                share = counts.on_time_rate
+                grade = "good" if share >= 0.8 else "fair" if share >= 0.55 else "poor"
+                answered = rng.random() < 0.7
+                check_ins.append(
+                    CheckIn(
+                        person=person,
+                        author=manager,
+                        text=rng.choice(ASSESSMENTS[grade]),
+                        written_at=month_end,
+                        reply=rng.choice(REPLIES) if answered else "",
+                        replied_at=month_end + timedelta(hours=rng.uniform(2, 48))
+                        if answered
+                        else None,
+                    )
+                )
+            month_end += timedelta(days=30)
+    TradeOffRule.objects.bulk_create(rules_set)
+    CheckIn.objects.bulk_create(check_ins)

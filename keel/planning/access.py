@@ -37,7 +37,7 @@ def can_edit_plan(user: User, plan: TacticalPlan) -> bool:
     """A plan's team's manager, or the owner."""
     if is_owner(user):
         return True
-    if not user.is_active or user.role != Role.SALES_MANAGER or plan.team_id is None:
+    if not user.is_active or user.role != Role.SALES_MANAGER or plan.team is None:
         return False
     return plan.team_id == user.team_id or plan.team.manager_id == user.pk
 

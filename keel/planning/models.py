@@ -1,17 +1,25 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from keel.accounts.models import Role
 from keel.activities.models import ActivityType
 from keel.core.models import TimeStamped
 
 
+class GoalQuery(models.TextChoices):
+    """What a goal no scorecard metric measures is counted by, over Keel's records."""
+
+    WHALES_WON = "whales_won", "Whales won (whales' first won deal)"
+    WHALE_BOOKINGS = "whale_bookings", "Bookings from whales"
+
+
 class Goal(TimeStamped):
     """A result of the Big Picture: a number, a unit and an end date.
 
-    Tied to a scorecard metric where one measures it, so that progress is computed from
-    Keel's records (the metric's figures from `starts_on` to `ends_on`), never typed in.
+    Tied to a scorecard metric where one measures it, or else to a query over Keel's
+    records, so that progress is computed from `starts_on` on, never typed in.
     """
 
     name = models.CharField(max_length=200, unique=True)
@@ -27,6 +35,12 @@ class Goal(TimeStamped):
         related_name="plan_goals",
         help_text="The scorecard metric that measures it, if one does.",
     )
+    query = models.CharField(
+        max_length=30,
+        choices=GoalQuery.choices,
+        blank=True,
+        help_text="Or what it is counted by, when no metric measures it.",
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -38,6 +52,9 @@ class Goal(TimeStamped):
             models.CheckConstraint(condition=Q(target__gt=0), name="plan_goal_target_gt_0"),
             models.CheckConstraint(
                 condition=Q(ends_on__gt=models.F("starts_on")), name="plan_goal_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(metric__isnull=True) | Q(query=""), name="plan_goal_metric_or_query"
             ),
         ]
 
@@ -323,7 +340,7 @@ class CheckIn(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     text = models.TextField(max_length=4000)
-    written_at = models.DateTimeField(auto_now_add=True)
+    written_at = models.DateTimeField(default=timezone.now, editable=False)
     reply = models.TextField(max_length=4000, blank=True)
     replied_at = models.DateTimeField(null=True, blank=True)
 

@@ -7,7 +7,7 @@ goals and strategies not in the file, stage names) comes in as a `Known`, read b
 service. `plan_document` is the inverse: a spec as a YAML-ready document.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -33,6 +33,7 @@ class Known:
     goals: frozenset[str] = frozenset()
     strategies: frozenset[str] = frozenset()
     stages: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class PlanSpec:
     ends_on: date
     description: str = ""
     tactics: tuple[TacticSpec, ...] = ()
+    team: str = ""  # the team whose manager keeps it; none: the owner keeps it
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ class _Checker:
 
 _GOAL_KEYS = ("name", "target", "unit", "starts_on", "ends_on", "metric", "owner", "description")
 _STRATEGY_KEYS = ("name", "goals", "starts_on", "ends_on", "description", "owner")
-_PLAN_KEYS = ("name", "strategy", "starts_on", "ends_on", "description", "tactics")
+_PLAN_KEYS = ("name", "strategy", "team", "starts_on", "ends_on", "description", "tactics")
 _TACTIC_KEYS = (
     "name",
     "description",
@@ -270,6 +272,62 @@ _SHAPE_ALLOWS = {
     Shape.TRIGGERED: {"trigger", "trigger_stage", "deadline_days"},
     Shape.TARGET: {"target_count", "due_on"},
 }
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def tactic_problems(
+    values: Mapping[str, Any], *, span: tuple[date, date], stages: frozenset[str]
+) -> list[str]:
+    """What is wrong with a tactic's fields as a form gives them (an empty one is "" or None),
+    each as "field: message": the shape's rules of a plan file, for one tactic on the web."""
+    problems: list[str] = []
+    shape = values.get("shape", "")
+    if shape not in Shape.values:
+        problems.append(f"shape: choose one of: {', '.join(Shape.values)}")
+    role, person = values.get("role", ""), values.get("person")
+    if not _empty(role) and not _empty(person):
+        problems.append("person: assign the tactic to a role or to a person, not both")
+    elif _empty(role) and _empty(person):
+        problems.append("role: assign the tactic to a role (everyone holding it) or a person")
+    if shape in Shape.values:
+        for key in _SHAPE_KEYS[Shape(shape)]:
+            if _empty(values.get(key)):
+                problems.append(f"{key}: is required for a {shape} tactic")
+        for key in sorted(_SHAPE_ONLY - _SHAPE_ALLOWS[Shape(shape)]):
+            if not _empty(values.get(key)):
+                problems.append(f"{key}: makes no sense for a {shape} tactic; leave it empty")
+    schedule = values.get("schedule", "")
+    if shape == Shape.RECURRING and not _empty(schedule):
+        problems.extend(f"schedule: {p}" for p in schedule_problems(schedule))
+    trigger, stage = values.get("trigger", ""), values.get("trigger_stage", "")
+    if shape == Shape.TRIGGERED and trigger == Trigger.DEAL_ENTERED_STAGE:
+        if _empty(stage):
+            problems.append(
+                "trigger_stage: is required when the trigger is a deal entering a stage"
+            )
+        elif stage not in stages:
+            problems.append(f"trigger_stage: there is no stage {stage!r} in any sales process")
+    elif not _empty(trigger) and not _empty(stage):
+        problems.append("trigger_stage: makes no sense unless a deal entering a stage triggers it")
+    deadline = values.get("deadline_days")
+    if isinstance(deadline, int) and deadline > MAX_DEADLINE_DAYS:
+        problems.append(f"deadline_days: {deadline} is more than {MAX_DEADLINE_DAYS} days")
+    due_on = values.get("due_on")
+    if isinstance(due_on, date) and not span[0] <= due_on <= span[1]:
+        problems.append(f"due_on: {due_on} is outside the plan ({span[0]} to {span[1]})")
+    measure = values.get("measure") or Measure.TASK_COMPLETED.value
+    for key, needed_by in (
+        ("activity_type", Measure.ACTIVITY_LOGGED),
+        ("record_kind", Measure.RECORD_CREATED),
+    ):
+        if measure == needed_by and _empty(values.get(key)):
+            problems.append(f"{key}: is required when the measure is {needed_by.value}")
+        elif measure != needed_by and not _empty(values.get(key)):
+            problems.append(f"{key}: makes no sense unless the measure is {needed_by.value}")
+    return problems
 
 
 def _target(c: _Checker, data: dict[str, Any], path: str) -> Decimal | None:
@@ -435,6 +493,12 @@ def _plan(c: _Checker, raw: Any, path: str, strategies: set[str]) -> PlanSpec | 
             f"{path}.strategy",
             f"there is no strategy {strategy!r} in this file or in Keel; add it under strategies",
         )
+    team = c.text(data, "team", path)
+    if team and team not in c.known.teams:
+        c.error(
+            f"{path}.team",
+            f"there is no team {team!r} (known: {', '.join(sorted(c.known.teams)) or 'none'})",
+        )
     span = c.span(data, path)
     if span is not None:
         for problem in plan_span_problems(starts_on=span[0], ends_on=span[1]):
@@ -453,6 +517,7 @@ def _plan(c: _Checker, raw: Any, path: str, strategies: set[str]) -> PlanSpec | 
         ends_on=span[1],
         description=c.text(data, "description", path),
         tactics=tuple(t for t in tactics if t is not None),
+        team=team,
     )
 
 
@@ -547,9 +612,11 @@ def _plan_document(p: PlanSpec) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": p.name,
         "strategy": p.strategy,
-        "starts_on": p.starts_on,
-        "ends_on": p.ends_on,
     }
+    if p.team:
+        data["team"] = p.team
+    data["starts_on"] = p.starts_on
+    data["ends_on"] = p.ends_on
     if p.description:
         data["description"] = p.description
     data["tactics"] = [_tactic_document(t) for t in p.tactics]

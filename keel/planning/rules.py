@@ -6,6 +6,7 @@ person's days, in their time zone, so "each weekday" means each of *their* weekd
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -80,3 +81,46 @@ def sla(*, due: datetime, done: datetime | None, now: datetime) -> Sla:
     if now <= due:
         return Sla.OPEN
     return Sla.OVERDUE if now <= due + LATE_GRACE else Sla.MISSED
+
+
+# A tactic is on track while this share of the work that fell due was done on time.
+ON_TIME_TARGET = Decimal("0.8")
+DAY_NAMES = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+FREQ_WORDS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+
+
+def on_track(*, on_time_rate: Decimal | None) -> bool:
+    """Nothing due yet is on track; otherwise the on-time share must reach the target."""
+    return on_time_rate is None or on_time_rate >= ON_TIME_TARGET
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def schedule_words(rule: str) -> str:
+    """An RRULE in plain words ("each weekday", "every 2 weeks on Monday"); a rule this
+    does not know how to say is given as it is."""
+    parts = dict(part.split("=", 1) for part in _rrule_line(rule).upper().split(";") if "=" in part)
+    unit = FREQ_WORDS.get(parts.pop("FREQ", ""))
+    interval = parts.pop("INTERVAL", "1")
+    days = [d for d in parts.pop("BYDAY", "").split(",") if d]
+    month_days = [d for d in parts.pop("BYMONTHDAY", "").split(",") if d]
+    if unit is None or parts or not interval.isdigit() or any(d not in DAY_NAMES for d in days):
+        return rule
+    every = f"every {unit}" if interval == "1" else f"every {interval} {unit}s"
+    if days == ["MO", "TU", "WE", "TH", "FR"] and interval == "1" and unit in ("day", "week"):
+        return "each weekday"
+    if days:
+        return f"{every} on {_and([DAY_NAMES[d] for d in days])}"
+    if month_days and unit == "month":
+        return f"{every} on day {_and(month_days)}"
+    return every

@@ -5,7 +5,7 @@ from datetime import date
 
 from django.db.models import Count, Q
 
-from keel.accounts.models import User
+from keel.accounts.models import Team, User
 from keel.core.exceptions import InvalidInput
 from keel.pipeline.models import Stage
 from keel.planning.models import Goal, Strategy, Tactic, TacticalPlan
@@ -24,7 +24,7 @@ PLAN_LIST_LIMIT = 500
 
 
 def plan_references() -> Known:
-    """The names a plan file may use that are already in Keel, read in five queries."""
+    """The names a plan file may use that are already in Keel, read in six queries."""
     users = User.objects.filter(is_active=True)
     return Known(
         metrics=frozenset(Metric.objects.values_list("key", flat=True)),
@@ -32,6 +32,7 @@ def plan_references() -> Known:
         goals=frozenset(Goal.objects.values_list("name", flat=True)),
         strategies=frozenset(Strategy.objects.values_list("name", flat=True)),
         stages=frozenset(Stage.objects.values_list("name", flat=True).distinct()),
+        teams=frozenset(Team.objects.values_list("name", flat=True)),
     )
 
 
@@ -99,6 +100,7 @@ def plan_spec(*, plan: TacticalPlan) -> PlanFileSpec:
                 ends_on=plan.ends_on,
                 description=plan.description,
                 tactics=tuple(_tactic_spec(t) for t in tactics),
+                team=plan.team.name if plan.team is not None else "",
             ),
         ),
     )

@@ -29,6 +29,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.planning.goal_queries import goal_query_value
 from keel.planning.measure import MEASURED_AT, occurrences_measured
 from keel.planning.models import Goal, Occurrence, Tactic
 from keel.planning.rules import LATE_GRACE, Sla
@@ -180,14 +181,21 @@ class GoalProgress:
 
 
 def goal_progress(*, goal: Goal, today: date) -> GoalProgress:
-    """Sum the goal's metric, month by month, from its start to today (or its end).
+    """Sum the goal's metric, month by month, from its start to today (or its end); or
+    count its query (goal_queries.py) over the same days.
 
     Whole calendar months are summed, the first and last included, so a goal starting
-    mid-month counts that month's figure in full. No metric: NO_GOAL; no figures: NO_DATA.
+    mid-month counts that month's figure in full. Neither metric nor query: NO_GOAL; no
+    figures: NO_DATA.
     """
     span = max((goal.ends_on - goal.starts_on).days, 1)
     elapsed = (min(max(today, goal.starts_on), goal.ends_on) - goal.starts_on).days
     expected = goal.target * Decimal(elapsed) / Decimal(span)
+    if goal.query:
+        last_day = min(max(today, goal.starts_on), goal.ends_on)
+        counted = goal_query_value(query=goal.query, first=goal.starts_on, last=last_day)
+        pace = scorecard_rules.pace(actual=counted, target=expected, lower_is_better=False)
+        return GoalProgress(goal=goal, actual=counted, expected=expected, pace=pace)
     if goal.metric is None:
         return GoalProgress(goal=goal, actual=None, expected=expected, pace=Pace.NO_GOAL)
     first = scorecard_rules.month_start(goal.starts_on)

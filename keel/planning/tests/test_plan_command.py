@@ -40,10 +40,20 @@ def test_import_then_again_then_export_and_list(olivia: User, tmp_path: Path):
     assert PLAN in out and "Pursue whales" in out and "5 active of 5" in out
 
 
-def test_a_dry_run_counts_and_writes_nothing(mary: User):
-    out, _ = run("import", str(SAMPLE), "--as", "mary", "--dry-run")
+def test_a_dry_run_counts_and_writes_nothing(olivia: User):
+    out, _ = run("import", str(SAMPLE), "--as", "olivia", "--dry-run")
     assert "Dry run, nothing was written: 9 created" in out
     assert not TacticalPlan.objects.exists()
+
+
+def test_a_manager_is_told_what_their_file_may_not_do(mary: User):
+    err = StringIO()
+    with pytest.raises(CommandError, match="Mary may not import this file: 4 refusals"):
+        call_command("plan", "import", str(SAMPLE), "--as", "mary", stderr=err)
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "goals[0]: only the owner may create the goal 'Five whales won'"
+    assert lines[-1].startswith("plans[0]: Mary may not write 'Whale hunting 2026-27' as a plan")
+    assert not Goal.objects.exists()
 
 
 def test_problems_are_printed_one_a_line_with_their_paths(olivia: User, tmp_path: Path):

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from keel.accounts.models import User
+from keel.accounts.models import Role, Team, User
+from keel.accounts.tests.factories import UserFactory
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.models import AuditEntry
 from keel.planning.models import Goal, Occurrence, Strategy, Tactic, TacticalPlan
@@ -76,12 +77,18 @@ def test_importing_the_same_file_twice_changes_nothing(olivia: User):
     assert list(Tactic.objects.order_by("pk").values_list("updated_at", flat=True)) == stamps
 
 
-def test_a_changed_field_updates_only_that_record(mary: User):
-    plan_import(text=SAMPLE, by=mary)
+def north_plan(d: dict[str, Any]) -> None:
+    d["plans"][0]["team"] = "North"
+
+
+def test_a_changed_field_updates_only_that_record(olivia: User, mary: User):
+    plan_import(text=edited(north_plan), by=olivia)
 
     def longer(d: dict[str, Any]) -> None:
+        north_plan(d)
         tactic(d, 1)["minutes"] = 90
 
+    # Mary's file lists the goals and the strategy unchanged: that is not changing them.
     result = plan_import(text=edited(longer), by=mary)
     assert result.updated == [f"tactic {PLAN} / Research dossiers"] and result.unchanged == 8
     assert Tactic.objects.get(name="Research dossiers").minutes == 90
@@ -150,9 +157,9 @@ def test_a_salesperson_may_not_import(alice: User):
     assert not Goal.objects.exists()
 
 
-def test_a_dry_run_writes_nothing(mary: User):
+def test_a_dry_run_writes_nothing(olivia: User):
     entries = AuditEntry.objects.count()
-    result = plan_import(text=SAMPLE, by=mary, dry_run=True)
+    result = plan_import(text=SAMPLE, by=olivia, dry_run=True)
     assert result.dry_run and len(result.created) == 9
     assert not Goal.objects.exists() and AuditEntry.objects.count() == entries
 
@@ -191,6 +198,8 @@ T = "plans.0.tactics"
         ("strategies.0.goals.1", "World peace", "strategies[0].goals[1]: there is no goal"),
         ("strategies.0.goals", [], "strategies[0].goals: expected a list of the names"),
         ("plans.0.strategy", "Elsewhere", "plans[0].strategy: there is no strategy 'Elsewhere'"),
+        ("plans.0.team", "West", "plans[0].team: there is no team 'West' (known: North)"),
+        ("plans.0.team", 7, "plans[0].team: expected text, found int"),
         ("plans.0.ends_on", "2027-01-31", "plans[0].ends_on: A tactical plan spans at least 6"),
         ("plans.0.ends_on", "2028-08-31", "plans[0].ends_on: A tactical plan spans at most 18"),
         (f"{T}.1.schedule", "EVERY DAY", "plans[0].tactics[1].schedule: 'EVERY DAY' is not an"),
@@ -219,7 +228,9 @@ T = "plans.0.tactics"
         ("plans.0.tactics", "all of them", "plans[0].tactics: expected a list, found text"),
     ],
 )
-def test_each_error_names_the_bad_keys_path(olivia: User, path: str, value: Any, expected: str):
+def test_each_error_names_the_bad_keys_path(
+    olivia: User, north: Team, path: str, value: Any, expected: str
+):
     found = problems(edited(_set(path, value)), olivia)
     assert any(p.startswith(expected) for p in found), found
     assert not Goal.objects.exists()
@@ -270,3 +281,112 @@ def test_an_existing_strategy_may_be_referred_to_by_name(olivia: User):
 )
 def test_a_file_that_is_not_a_plan_file(olivia: User, text: str, expected: str):
     assert problems(text, olivia)[0].startswith(expected)
+
+
+# --- the team of a plan, and who may import what ----------------------------------------
+
+
+@pytest.fixture
+def nina(south: Team) -> User:
+    """South's manager."""
+    user = UserFactory(username="nina", role=Role.SALES_MANAGER, team=south)
+    south.manager = user
+    south.save()
+    return user
+
+
+def refusals(text: str, by: User) -> list[str]:
+    entries = AuditEntry.objects.count()
+    stamps = list(TacticalPlan.objects.values_list("name", "updated_at"))
+    with pytest.raises(NotAllowed) as error:
+        plan_import(text=text, by=by)
+    assert "nothing was imported" in error.value.message
+    assert AuditEntry.objects.count() == entries
+    assert list(TacticalPlan.objects.values_list("name", "updated_at")) == stamps
+    return error.value.details
+
+
+def test_a_plan_of_a_team_is_imported_and_exported_with_it(olivia: User, north: Team):
+    plan_import(text=edited(north_plan), by=olivia)
+    assert TacticalPlan.objects.get(name=PLAN).team == north
+    exported = plan_export(name=PLAN)
+    assert yaml.safe_load(exported)["plans"][0]["team"] == "North"
+    assert not plan_import(text=exported, by=olivia).changed
+    # Left out, the team is cleared: the file is the truth for the plan it lists.
+    result = plan_import(text=SAMPLE, by=olivia)
+    assert result.updated == [f"plan {PLAN}"]
+    assert TacticalPlan.objects.get(name=PLAN).team is None
+    assert "team" not in yaml.safe_load(plan_export(name=PLAN))["plans"][0]
+
+
+def test_a_manager_imports_the_plans_of_their_team(olivia: User, mary: User):
+    plan_import(text=edited(north_plan), by=olivia)
+
+    def second_wave(d: dict[str, Any]) -> None:
+        del d["goals"], d["strategies"]
+        north_plan(d)
+        d["plans"][0]["name"] = "Whale hunting, second wave"
+
+    result = plan_import(text=edited(second_wave), by=mary)
+    assert len(result.created) == 6
+    assert TacticalPlan.objects.get(name="Whale hunting, second wave").team.name == "North"
+    assert AuditEntry.objects.get(action="plan.create", actor=mary)
+
+
+def test_a_manager_may_not_create_or_change_the_big_picture(mary: User):
+    found = refusals(edited(north_plan), mary)
+    assert found == [
+        "goals[0]: only the owner may create the goal 'Five whales won'",
+        "goals[1]: only the owner may create the goal 'EUR 2M new bookings'",
+        "strategies[0]: only the owner may create the strategy 'Pursue whales'",
+    ]
+    assert not Goal.objects.exists() and not Strategy.objects.exists()
+
+
+def test_a_manager_may_not_change_a_goal_or_a_strategy(olivia: User, mary: User):
+    plan_import(text=edited(north_plan), by=olivia)
+
+    def bigger(d: dict[str, Any]) -> None:
+        north_plan(d)
+        d["goals"][0]["target"] = 6
+        d["strategies"][0]["goals"] = ["Five whales won"]
+
+    assert refusals(edited(bigger), mary) == [
+        "goals[0]: only the owner may change (target) the goal 'Five whales won'",
+        "strategies[0]: only the owner may change (goals) the strategy 'Pursue whales'",
+    ]
+    assert Goal.objects.get(name="Five whales won").target == 5
+    assert Strategy.objects.get(name="Pursue whales").goals.count() == 2
+
+
+def test_a_manager_may_not_write_a_plan_of_no_team(olivia: User, mary: User):
+    plan_import(text=SAMPLE, by=olivia)
+    assert refusals(SAMPLE, mary) == [
+        f"plans[0]: Mary may not change '{PLAN}' as a plan of no team: the owner keeps those"
+    ]
+
+
+def test_a_manager_may_not_write_another_teams_plan(olivia: User, mary: User, nina: User):
+    plan_import(text=edited(north_plan), by=olivia)
+
+    # Nina may not change North's plan, not even by naming her own team in the file.
+    def to_south(d: dict[str, Any]) -> None:
+        d["plans"][0]["team"] = "South"
+
+    assert refusals(edited(to_south), nina) == [
+        f"plans[0]: Nina may not change '{PLAN}' as team North's plan: "
+        "its manager and the owner keep it"
+    ]
+    assert refusals(edited(north_plan), nina)[0].startswith("plans[0]: Nina may not change")
+    # Nor may Mary give her plan to South, or write a new plan for it.
+    assert refusals(edited(to_south), mary) == [
+        f"plans[0]: Mary may not write '{PLAN}' as team South's plan: "
+        "its manager and the owner keep it"
+    ]
+    assert TacticalPlan.objects.get(name=PLAN).team.name == "North"
+
+
+def test_a_refused_dry_run_is_refused_too(mary: User):
+    with pytest.raises(NotAllowed):
+        plan_import(text=SAMPLE, by=mary, dry_run=True)
+    assert not Goal.objects.exists()

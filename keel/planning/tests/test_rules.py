@@ -1,10 +1,12 @@
 """Tactic schedules, a plan's span, and on time / late / missed at their boundaries."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from keel.planning import rules
 from keel.planning.rules import (
     LATE_GRACE,
     Sla,
@@ -91,3 +93,26 @@ SECOND = timedelta(seconds=1)
 )
 def test_sla_at_its_boundaries(done: datetime | None, now: datetime, state: Sla) -> None:
     assert sla(due=DUE, done=done, now=now) == state
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("FREQ=DAILY", "every day"),
+        ("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "each weekday"),
+        ("RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR", "each weekday"),
+        ("FREQ=WEEKLY;BYDAY=MO", "every week on Monday"),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "every 2 weeks on Monday and Thursday"),
+        ("FREQ=MONTHLY;BYMONTHDAY=1", "every month on day 1"),
+        ("FREQ=MONTHLY", "every month"),
+        ("FREQ=WEEKLY;BYSETPOS=1;BYDAY=MO", "FREQ=WEEKLY;BYSETPOS=1;BYDAY=MO"),
+    ],
+)
+def test_a_schedule_in_plain_words(rule: str, words: str) -> None:
+    assert rules.schedule_words(rule) == words
+
+
+def test_on_track_is_the_on_time_share_at_its_target() -> None:
+    assert rules.on_track(on_time_rate=None)
+    assert rules.on_track(on_time_rate=rules.ON_TIME_TARGET)
+    assert not rules.on_track(on_time_rate=rules.ON_TIME_TARGET - Decimal("0.01"))

@@ -12,7 +12,18 @@ from django.test.utils import CaptureQueriesContext
 
 from keel.accounts.models import Role, User
 from keel.activities.models import Task
-from keel.planning.models import Goal, Occurrence, Shape, Strategy, Tactic, TacticalPlan
+from keel.crm.models import Company, Tier
+from keel.crm.tests.factories import CompanyFactory
+from keel.pipeline.models import Deal, DealStatus, SalesProcess
+from keel.planning.models import (
+    Goal,
+    GoalQuery,
+    Occurrence,
+    Shape,
+    Strategy,
+    Tactic,
+    TacticalPlan,
+)
 from keel.planning.rules import LATE_GRACE, Sla, sla
 from keel.planning.sla import (
     SlaCounts,
@@ -180,3 +191,35 @@ def test_a_goal_without_a_metric_has_no_figure(olivia: User) -> None:
     progress = goal_progress(goal=goal, today=date(2026, 7, 1))
     assert (progress.actual, progress.pace) == (None, Pace.NO_GOAL)
     assert Sla.OPEN.value == "open"
+
+
+def test_a_goal_counted_by_a_query_matches_a_hand_count(
+    olivia: User, deal: Deal, new_business: SalesProcess
+) -> None:
+    """Five whales won in 2027: counted from each whale's first won deal, by hand here."""
+    goal = Goal.objects.create(name="Five whales won", target=5, unit="whales",
+                               query=GoalQuery.WHALES_WON, starts_on=date(2027, 1, 1),
+                               ends_on=date(2027, 12, 31))  # fmt: skip
+    stage = deal.stage
+
+    def won(company: Company, on: date, amount: int, status: str = DealStatus.WON) -> None:
+        at = datetime.combine(on, datetime.min.time(), tzinfo=ZONE) + timedelta(hours=10)
+        Deal.objects.create(name=f"{company} {on}", company=company, owner=deal.owner,
+                            process=new_business, stage=stage, status=status, amount=amount,
+                            currency=settings.KEEL_CURRENCY, closed_at=at, stage_entered_at=at,
+                            process_version=deal.process_version,
+                            lost_reason="" if status == DealStatus.WON else "price")  # fmt: skip
+
+    whale = {name: CompanyFactory(name=name, tier=Tier.WHALE) for name in "ABCEF"}
+    won(whale["A"], date(2026, 12, 1), 100)  # a customer before the goal began
+    won(whale["A"], date(2027, 3, 1), 200)  # so this is no new whale, but it books
+    won(whale["B"], date(2027, 2, 1), 300)
+    won(whale["B"], date(2027, 5, 1), 400)  # one whale, won twice
+    won(whale["C"], date(2027, 6, 30), 500)
+    won(CompanyFactory(name="D", tier=Tier.STANDARD), date(2027, 4, 1), 600)  # not a whale
+    won(whale["E"], date(2027, 7, 2), 700)  # after "today"
+    won(whale["F"], date(2027, 4, 1), 800, status=DealStatus.LOST)
+    progress = goal_progress(goal=goal, today=date(2027, 7, 1))
+    assert progress.actual == Decimal(2)  # B and C
+    goal.query = GoalQuery.WHALE_BOOKINGS
+    assert goal_progress(goal=goal, today=date(2027, 7, 1)).actual == Decimal(200 + 300 + 400 + 500)

@@ -22,5 +22,6 @@ def test_sign_in_and_see_the_demo_pipeline(page, live_server, tmp_path: Path):
     assert page.locator(".card").count() > 20
     screenshot(page, "pipeline", tmp_path)
 
+    page.click("header.top .who summary")  # the account menu holds the sign-out
     page.click("text=Sign out")
     page.wait_for_selector("#id_username")

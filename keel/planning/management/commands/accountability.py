@@ -1,38 +1,26 @@
-"""The three questions for one person: what's my job, what counts, how am I doing."""
+"""The three questions for one person: what's my job, what counts, how am I doing.
+
+The same reading as the My job page (planning/job.py), as a table or as JSON.
+"""
 
 import json
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
 
 from keel.accounts.models import User
-from keel.pipeline.models import Deal, DealStatus
-from keel.planning.measure import target_progress
-from keel.planning.models import Goal, Occurrence, Shape, Tactic
+from keel.planning.job import Job, job
 from keel.planning.rules import Sla
-from keel.planning.sla import (
-    STATE,
-    SlaCounts,
-    goal_progress,
-    occurrences_judged,
-    sla_by_tactic,
-    sla_trend,
-)
+from keel.planning.sla import SlaCounts
 from keel.scorecard import rules as scorecard_rules
-from keel.scorecard.models import Goal as MetricGoal
-from keel.scorecard.models import Metric
-from keel.scorecard.selectors import month_bounds
 
-DUE_LIMIT = 20  # the work due or late shown, soonest first
 MISSING = "—"
+STATES = [s.value for s in Sla]
 
 
 def _pct(value: Decimal | None) -> str:
@@ -43,127 +31,164 @@ def _num(value: Decimal | None) -> str:
     return MISSING if value is None else f"{value.normalize():,f}"
 
 
-@dataclass(frozen=True)
-class Report:
-    person: User
-    month: date
-    job: list[dict[str, Any]]
-    due: list[dict[str, Any]]
-    metrics: list[dict[str, Any]]
-    goals: list[dict[str, Any]]
-    targets: list[dict[str, Any]]
-    sla: list[dict[str, Any]]
-    trend: list[dict[str, Any]]
-    pipeline: dict[str, Any]
-
-
 def _counts(counts: SlaCounts) -> dict[str, Any]:
-    return {s.value: getattr(counts, s.value) for s in Sla} | {
-        "on_time_rate": None if counts.on_time_rate is None else str(counts.on_time_rate)
+    rate = counts.on_time_rate
+    return {s: getattr(counts, s) for s in STATES} | {
+        "on_time_rate": None if rate is None else str(rate)
     }
 
 
-def _tactics(person: User) -> list[Tactic]:
-    mine = Q(person=person) | Q(role=person.role, person__isnull=True)
-    return list(
-        Tactic.objects.filter(mine, is_active=True, plan__is_active=True)
-        .select_related("plan__strategy")
-        .prefetch_related("plan__strategy__goals")
-        .order_by("plan__name", "position", "name")
-    )
-
-
-def _win_rate(person: User, year: int) -> dict[str, Any]:
-    zone = timezone.get_default_timezone()
-    start = datetime(year, 1, 1, tzinfo=zone)
-    closed = Deal.objects.filter(
-        owner=person, closed_at__gte=start, closed_at__lt=start.replace(year=year + 1)
-    ).aggregate(
-        won=Count("pk", filter=Q(status=DealStatus.WON)),
-        lost=Count("pk", filter=Q(status=DealStatus.LOST)),
-    )
-    decided = closed["won"] + closed["lost"]
-    rate = None if decided == 0 else Decimal(closed["won"]) / Decimal(decided)
-    return {"year": year, "won": closed["won"], "lost": closed["lost"], "win_rate": rate}
-
-
-def report(*, person: User, month: date, now: datetime) -> Report:
-    start, end = month_bounds(month)
-    tactics = _tactics(person)
-    job = [
-        {
-            "tactic": t.name,
-            "shape": t.shape,
-            "plan": t.plan.name,
-            "strategy": t.plan.strategy.name,
-            "goals": [g.name for g in t.plan.strategy.goals.all()],
-        }
-        for t in tactics
-    ]
-    open_work = (
-        occurrences_judged(occurrences=Occurrence.objects.filter(person=person), now=now)
-        .filter(**{f"{STATE}__in": [Sla.OVERDUE, Sla.OPEN]}, due_at__lte=now + timedelta(days=7))
-        .order_by("due_at", "id")
-        .values_list("tactic__name", "due_at", STATE)[:DUE_LIMIT]
-    )
-    due = [
-        {"tactic": name, "due_at": due_at.isoformat(), "state": state}
-        for name, due_at, state in open_work
-    ]
-    year = month.year
-    owned = list(Metric.objects.filter(owner=person, is_active=True))
-    targets_by_metric = dict(
-        MetricGoal.objects.filter(metric__in=owned, year=year).values_list("metric_id", "target")
-    )
-    metrics = [
-        {"metric": m.name, "key": m.key, "year": year, "target": targets_by_metric.get(m.pk)}
-        for m in owned
-    ]
-    goals = []
-    for goal in Goal.objects.filter(Q(owner=person) | Q(metric__owner=person)).select_related(
-        "metric"
-    ):
-        progress = goal_progress(goal=goal, today=timezone.localtime(now).date())
-        goals.append(
+def as_data(j: Job) -> dict[str, Any]:
+    """The reading as plain data, for JSON."""
+    p = j.pipeline
+    return {
+        "person": j.person.username,
+        "role": j.person.role,
+        "time_zone": str(j.person.zone),
+        "month": f"{j.month:%Y-%m}",
+        "job": [
             {
-                "goal": goal.name,
-                "target": goal.target,
-                "unit": goal.unit,
-                "actual": progress.actual,
-                "expected": progress.expected,
-                "pace": progress.pace.value,
+                "tactic": row.tactic.name,
+                "shape": row.tactic.shape,
+                "asks": row.words,
+                "done_when": row.done,
+                "plan": row.tactic.plan.name,
+                "strategy": row.tactic.plan.strategy.name,
+                "goals": [g.name for g in row.goals],
             }
-        )
-    targets = []
-    for tactic in tactics:
-        if tactic.shape == Shape.TARGET:
-            p = target_progress(tactic=tactic, person=person, now=now)
-            targets.append(
-                {
-                    "tactic": tactic.name,
-                    "count": p.count,
-                    "target": p.target,
-                    "expected": p.expected,
-                    "pace": p.pace.value,
-                }
-            )
-    sla = [
-        {"tactic": row.tactic.name} | _counts(row.counts)
-        for row in sla_by_tactic(start=start, end=end, now=now, person=person)
-    ]
-    trend = [
-        {"month": m.isoformat()[:7]} | _counts(c)
-        for m, c in sla_trend(through=month, now=now, months=4, person=person).items()
-    ]
-    open_deals = Deal.objects.filter(owner=person, status=DealStatus.OPEN)
-    amounts = open_deals.order_by().values("currency").annotate(amount=Sum("amount"))
-    pipeline = {
-        "open_deals": open_deals.count(),
-        "open_amount": {row["currency"]: row["amount"] or Decimal(0) for row in amounts},
-        "this_year": _win_rate(person, year),
-        "last_year": _win_rate(person, year - 1),
+            for row in j.tactics
+        ],
+        "plan_steps_open": j.plan_steps_open,
+        "due": [
+            {"tactic": w.tactic, "due_at": w.due_at.isoformat(), "state": w.state.value}
+            for w in (*j.late, *j.due)
+        ],
+        "metrics": [
+            {"metric": m.metric.name, "key": m.metric.key, "year": j.month.year, "target": m.target}
+            for m in j.metrics
+        ],
+        "goals": [
+            {
+                "goal": g.goal.name,
+                "target": g.goal.target,
+                "unit": g.goal.unit,
+                "actual": g.actual,
+                "expected": g.expected,
+                "pace": g.pace.value,
+            }
+            for g in j.goals
+        ],
+        "targets": [
+            {
+                "tactic": t.tactic.name,
+                "count": t.count,
+                "target": t.target,
+                "expected": t.expected,
+                "pace": t.pace.value,
+            }
+            for t in j.targets
+        ],
+        "trade_off": j.trade_off.text if j.trade_off else None,
+        "sla": [
+            {"tactic": row.tactic.name, "on_track": row.on_track}
+            | _counts(row.counts)
+            | {"before_on_time_rate": _counts(row.before)["on_time_rate"]}
+            for row in j.sla
+        ],
+        "trend": [{"month": f"{m:%Y-%m}"} | _counts(c) for m, c in j.trend.items()],
+        "pipeline": {
+            "open_deals": p.open_deals,
+            "open_amount": p.open_amounts,
+            "this_year": {"won": p.won_this_year, "lost": p.lost_this_year, "win_rate": p.win_rate},
+            "last_year": {
+                "won": p.won_last_year,
+                "lost": p.lost_last_year,
+                "win_rate": p.win_rate_last_year,
+            },
+        },
+        "check_ins": [
+            {
+                "written_at": c.written_at.isoformat(),
+                "by": str(c.author or ""),
+                "text": c.text,
+                "reply": c.reply,
+            }
+            for c in j.check_ins
+        ],
     }
-    return Report(person, month, job, due, metrics, goals, targets, sla, trend, pipeline)
+
+
+def _table(title: str, *columns: str) -> Table:
+    return Table(*columns, title=title, title_justify="left")
+
+
+def as_text(j: Job) -> str:
+    text = StringIO()
+    console = Console(file=text, width=160)
+    name = j.person.get_full_name() or j.person.username
+    console.print(f"Accountability {j.month:%B %Y} · {name} ({j.person.get_role_display()})")
+    work = _table("What's my job", "Tactic", "What it asks", "Done when", "Strategy", "Goals")
+    for asked in j.tactics:
+        goals = ", ".join(g.name for g in asked.goals)
+        strategy = asked.tactic.plan.strategy.name
+        work.add_row(asked.tactic.name, asked.words, asked.done, strategy, goals)
+    if not j.tactics:
+        work.add_row("(no tactics)", "", "", "", "")
+    console.print(work)
+    console.print(f"Open completion-plan steps on their deals: {j.plan_steps_open}")
+    due = _table("What counts: late, then due this week", "Tactic", "Due", "State")
+    for w in (*j.late, *j.due):
+        style = "red" if w.state == Sla.OVERDUE else None
+        due.add_row(w.tactic, f"{w.due_at:%Y-%m-%d %H:%M}", w.state.value, style=style)
+    if not (j.late or j.due):
+        due.add_row("(nothing due)", "", "")
+    console.print(due)
+    owns = _table("What counts: my figures", "Metric / goal", "Target", "So far", "Pace mark",
+                  "Pace")  # fmt: skip
+    for m in j.metrics:
+        ytd = m.row.ytd if m.row else None
+        owns.add_row(f"{m.metric.name} ({j.month.year})", _num(m.target), _num(ytd), "", "")
+    for g in j.goals:
+        owns.add_row(g.goal.name, _num(g.goal.target), _num(g.actual),
+                     _num(g.expected.quantize(Decimal("0.1"))), g.pace.value)  # fmt: skip
+    for t in j.targets:
+        owns.add_row(t.tactic.name, str(t.target), str(t.count),
+                     _num(t.expected.quantize(Decimal("0.1"))), t.pace.value)  # fmt: skip
+    console.print(owns)
+    console.print(f"Rule for trade-offs: {j.trade_off.text if j.trade_off else '(none set)'}")
+    sla = _table(f"How am I doing: {j.month:%B %Y}", "Tactic", *STATES, "On time",
+                 "3 months before", "")  # fmt: skip
+    for row in j.sla:
+        sla.add_row(row.tactic.name, *(str(getattr(row.counts, s)) for s in STATES),
+                    _pct(row.counts.on_time_rate), _pct(row.before.on_time_rate),
+                    "on track" if row.on_track else "behind")  # fmt: skip
+    if not j.sla:
+        sla.add_row("(no work due)", *[""] * (len(STATES) + 3))
+    console.print(sla)
+    trend = _table("Against the 3 months before", "Month", *STATES, "On time")
+    for month, counts in j.trend.items():
+        trend.add_row(f"{month:%Y-%m}", *(str(getattr(counts, s)) for s in STATES),
+                      _pct(counts.on_time_rate))  # fmt: skip
+    console.print(trend)
+    p = j.pipeline
+    pipe = _table("How am I doing: pipeline", "Pipeline", "Figure")
+    pipe.add_row("Open deals", str(p.open_deals))
+    for currency, amount in sorted(p.open_amounts.items()):
+        pipe.add_row(f"Open amount ({currency})", f"{amount:,}")
+    pipe.add_row(
+        f"Win rate {j.month.year}",
+        f"{_pct(p.win_rate)} ({p.won_this_year} won, {p.lost_this_year} lost)",
+    )
+    pipe.add_row(
+        f"Win rate {j.month.year - 1}",
+        f"{_pct(p.win_rate_last_year)} ({p.won_last_year} won, {p.lost_last_year} lost)",
+    )
+    console.print(pipe)  # fmt: skip
+    for c in j.check_ins:
+        console.print(f"Check-in {c.written_at:%Y-%m-%d} by {c.author or 'a manager'}: {c.text}")
+        if c.reply:
+            console.print(f"  Answer: {c.reply}")
+    return text.getvalue()
 
 
 class Command(BaseCommand):
@@ -182,121 +207,8 @@ class Command(BaseCommand):
             month = scorecard_rules.month_parse(options["month"])
         except ValueError as error:
             raise CommandError(f"--month: {error}") from None
-        found = report(person=person, month=month, now=timezone.now())
-        output = self._json(found) if options["format"] == "json" else self._table(found)
-        self.stdout.write(output, ending="")
-
-    def _json(self, r: Report) -> str:
-        data = {
-            "person": r.person.username,
-            "role": r.person.role,
-            "month": r.month.isoformat()[:7],
-            "job": r.job,
-            "due": r.due,
-            "metrics": r.metrics,
-            "goals": r.goals,
-            "targets": r.targets,
-            "sla": r.sla,
-            "trend": r.trend,
-            "pipeline": r.pipeline,
-        }
-        return json.dumps(data, indent=2, default=str) + "\n"
-
-    def _table(self, r: Report) -> str:
-        text = StringIO()
-        console = Console(file=text, width=160)
-        name = r.person.get_full_name() or r.person.username
-        console.print(f"Accountability {r.month:%B %Y} · {name} ({r.person.get_role_display()})")
-        job = Table(
-            "Tactic",
-            "Shape",
-            "Plan",
-            "Strategy",
-            "Goals",
-            title="What's my job",
-            title_justify="left",
-        )
-        for row in r.job:
-            job.add_row(
-                row["tactic"], row["shape"], row["plan"], row["strategy"], ", ".join(row["goals"])
-            )
-        if not r.job:
-            job.add_row("(no tactics)", "", "", "", "")
-        console.print(job)
-        due = Table(
-            "Tactic", "Due", "State", title="What counts: due and late now", title_justify="left"
-        )
-        for row in r.due:
-            due.add_row(
-                row["tactic"],
-                row["due_at"][:16],
-                row["state"],
-                style="red" if row["state"] == Sla.OVERDUE else None,
-            )
-        if not r.due:
-            due.add_row("(nothing due)", "", "")
-        console.print(due)
-        owns = Table(
-            "Metric / goal",
-            "Target",
-            "So far",
-            "Pace mark",
-            "Pace",
-            title="What counts: my figures",
-            title_justify="left",
-        )
-        for m in r.metrics:
-            owns.add_row(f"{m['metric']} ({m['year']})", _num(m["target"]), "", "", "")
-        for g in r.goals:
-            owns.add_row(
-                g["goal"],
-                _num(g["target"]),
-                _num(g["actual"]),
-                _num(g["expected"].quantize(Decimal("0.1"))),
-                g["pace"],
-            )
-        for t in r.targets:
-            owns.add_row(
-                t["tactic"],
-                str(t["target"]),
-                str(t["count"]),
-                _num(t["expected"].quantize(Decimal("0.1"))),
-                t["pace"],
-            )
-        console.print(owns)
-        states = [s.value for s in Sla]
-        sla = Table(
-            "Tactic",
-            *states,
-            "On time",
-            title=f"How am I doing: {r.month:%B %Y}",
-            title_justify="left",
-        )
-        for row in r.sla:
-            sla.add_row(
-                row["tactic"],
-                *(str(row[s]) for s in states),
-                _pct(None if row["on_time_rate"] is None else Decimal(row["on_time_rate"])),
-            )
-        if not r.sla:
-            sla.add_row("(no work due)", *[""] * (len(states) + 1))
-        console.print(sla)
-        trend = Table(
-            "Month", *states, "On time", title="Against the 3 months before", title_justify="left"
-        )
-        for row in r.trend:
-            rate = None if row["on_time_rate"] is None else Decimal(row["on_time_rate"])
-            trend.add_row(row["month"], *(str(row[s]) for s in states), _pct(rate))
-        console.print(trend)
-        p = r.pipeline
-        pipe = Table("Pipeline", "Figure", title="How am I doing: pipeline", title_justify="left")
-        pipe.add_row("Open deals", str(p["open_deals"]))
-        for currency, amount in sorted(p["open_amount"].items()):
-            pipe.add_row(f"Open amount ({currency})", f"{amount:,}")
-        for key in ("this_year", "last_year"):
-            y = p[key]
-            pipe.add_row(
-                f"Win rate {y['year']}", f"{_pct(y['win_rate'])} ({y['won']} won, {y['lost']} lost)"
-            )
-        console.print(pipe)
-        return text.getvalue()
+        found = job(person=person, month=month, now=timezone.now())
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(as_data(found), indent=2, default=str))
+        else:
+            self.stdout.write(as_text(found), ending="")

@@ -1,0 +1,343 @@
+"""Writing the planning on the web: goals and strategies (the owner's), tactical plans and
+their tactics (the plan's team's manager's and the owner's).
+
+Who may write is checked by planning/access.py before a form is shown or parsed, and
+again by the service, which also validates and records the change. An edit carries the
+version it was opened on: if someone saved the record since, the edit is refused (409)
+and the form comes back with the input kept, on the new version.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from keel.accounts.models import User
+from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
+from keel.core.models import TimeStamped
+from keel.planning import services
+from keel.planning.access import can_edit_big_picture, can_edit_plan, is_owner
+from keel.planning.forms import (
+    GoalForm,
+    PlanForm,
+    StrategyForm,
+    TacticForm,
+    plan_teams,
+    shape_of,
+    version_token,
+)
+from keel.planning.models import Goal, Shape, Strategy, Tactic, TacticalPlan
+
+FORM_METHODS = ["GET", "HEAD", "POST"]
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # noqa: S101 - login_required guarantees it
+    return request.user
+
+
+def _owner(request: HttpRequest) -> User:
+    """The signed-in user, if they may write goals and strategies; else 403."""
+    user = _user(request)
+    if not can_edit_big_picture(user):
+        raise PermissionDenied("Only the owner writes goals and strategies.")
+    return user
+
+
+def _plan_keeper(request: HttpRequest, pk: int) -> tuple[User, TacticalPlan]:
+    """The signed-in user and the plan, if they may keep it; else 403 (404: no such plan)."""
+    user = _user(request)
+    plan = get_object_or_404(TacticalPlan.objects.select_related("team", "strategy"), pk=pk)
+    if not can_edit_plan(user, plan):
+        raise PermissionDenied("A plan is kept by its team's manager and the owner.")
+    return user, plan
+
+
+def _show_refusal(form: Form, error: InvalidInput, aliases: dict[str, str] | None = None) -> None:
+    """Put a service's refusal on the form: "field: message" details next to their field."""
+    form.add_error(None, error.message)
+    for detail in error.details:
+        field, _, message = detail.partition(": ")
+        field = (aliases or {}).get(field, field)
+        if message and field in form.fields:
+            form.add_error(field, message)
+        else:
+            form.add_error(None, detail)
+
+
+def _show_stale(form: Form, error: StaleVersion) -> None:
+    form.add_error(
+        None,
+        f"{error.message} Your input is kept below: check it and save again to replace "
+        "their values.",
+    )
+
+
+def _stale_data(request: HttpRequest, current: TimeStamped) -> QueryDict:
+    """The user's input again, on the version now stored: saving it again is a choice."""
+    data = request.POST.copy()
+    data["version"] = version_token(current)
+    return data
+
+
+# --- goals ------------------------------------------------------------------------------
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def goal_new(request: HttpRequest) -> HttpResponse:
+    user = _owner(request)
+    if request.method != "POST":
+        return render(request, "planning/edit_goal.html", {"form": GoalForm(), "goal": None})
+    form = GoalForm(request.POST)
+    if form.is_valid():
+        try:
+            goal = services.goal_create(by=user, **form.service_data())
+        except NotAllowed:
+            raise PermissionDenied from None
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"The goal {goal} was added.")
+            return redirect("planning:goal_edit", pk=goal.pk)
+    return render(request, "planning/edit_goal.html", {"form": form, "goal": None}, status=400)
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _owner(request)
+    goal = get_object_or_404(Goal, pk=pk)
+    if request.method != "POST":
+        form = GoalForm(initial=GoalForm.initial_for(goal), editing=True)
+        return render(request, "planning/edit_goal.html", {"form": form, "goal": goal})
+    form = GoalForm(request.POST, editing=True)
+    status = 400
+    if form.is_valid():
+        try:
+            goal = services.goal_update(
+                goal=goal,
+                by=user,
+                expected_updated_at=form.cleaned_data["version"],
+                data=form.service_data(),
+            )
+        except NotAllowed:
+            raise PermissionDenied from None
+        except StaleVersion as error:
+            form = GoalForm(_stale_data(request, Goal.objects.get(pk=pk)), editing=True)
+            _show_stale(form, error)
+            status = 409
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"The goal {goal} was saved.")
+            return redirect("planning:goal_edit", pk=goal.pk)
+    goal = Goal.objects.get(pk=pk)  # the heading names it as stored, not as half-edited
+    return render(request, "planning/edit_goal.html", {"form": form, "goal": goal}, status=status)
+
+
+# --- strategies -------------------------------------------------------------------------
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def strategy_new(request: HttpRequest) -> HttpResponse:
+    user = _owner(request)
+    context: dict[str, Any] = {"strategy": None}
+    if request.method != "POST":
+        return render(request, "planning/edit_strategy.html", {**context, "form": StrategyForm()})
+    form = StrategyForm(request.POST)
+    if form.is_valid():
+        try:
+            strategy = services.strategy_create(by=user, **form.service_data())
+        except NotAllowed:
+            raise PermissionDenied from None
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"The strategy {strategy} was added.")
+            return redirect("planning:strategy_edit", pk=strategy.pk)
+    return render(request, "planning/edit_strategy.html", {**context, "form": form}, status=400)
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def strategy_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _owner(request)
+    strategy = get_object_or_404(Strategy, pk=pk)
+    if request.method != "POST":
+        form = StrategyForm(initial=StrategyForm.initial_for(strategy), editing=True)
+        context = {"form": form, "strategy": strategy}
+        return render(request, "planning/edit_strategy.html", context)
+    form = StrategyForm(request.POST, editing=True)
+    status = 400
+    if form.is_valid():
+        try:
+            strategy = services.strategy_update(
+                strategy=strategy,
+                by=user,
+                expected_updated_at=form.cleaned_data["version"],
+                data=form.service_data(),
+            )
+        except NotAllowed:
+            raise PermissionDenied from None
+        except StaleVersion as error:
+            data = _stale_data(request, Strategy.objects.get(pk=pk))
+            form = StrategyForm(data, editing=True)
+            _show_stale(form, error)
+            status = 409
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"The strategy {strategy} was saved.")
+            return redirect("planning:strategy_edit", pk=strategy.pk)
+    context = {"form": form, "strategy": Strategy.objects.get(pk=pk)}
+    return render(request, "planning/edit_strategy.html", context, status=status)
+
+
+# --- tactical plans ---------------------------------------------------------------------
+
+
+def _plan_page(
+    request: HttpRequest, *, form: PlanForm, plan: TacticalPlan | None, status: int = 200
+) -> HttpResponse:
+    tactics = [] if plan is None else list(plan.tactics.select_related("person"))
+    context = {"form": form, "plan": plan, "tactics": tactics, "shapes": Shape.choices}
+    return render(request, "planning/edit_plan.html", context, status=status)
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def plan_new(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not (is_owner(user) or plan_teams(user).exists()):
+        raise PermissionDenied("Plans are written by the owner and by sales managers.")
+    if request.method != "POST":
+        return _plan_page(request, form=PlanForm(user=user), plan=None)
+    form = PlanForm(request.POST, user=user)
+    if form.is_valid():
+        try:
+            plan = services.plan_create(by=user, **form.service_data())
+        except NotAllowed:
+            raise PermissionDenied from None
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"The plan {plan} was added: now give it its tactics.")
+            return redirect("planning:plan_edit", pk=plan.pk)
+    return _plan_page(request, form=form, plan=None, status=400)
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user, plan = _plan_keeper(request, pk)
+    if request.method != "POST":
+        form = PlanForm(initial=PlanForm.initial_for(plan), user=user, editing=True)
+        return _plan_page(request, form=form, plan=plan)
+    form = PlanForm(request.POST, user=user, editing=True)
+    status = 400
+    if form.is_valid():
+        try:
+            plan = services.plan_update(
+                plan=plan,
+                by=user,
+                expected_updated_at=form.cleaned_data["version"],
+                data=form.service_data(),
+            )
+        except NotAllowed:
+            raise PermissionDenied from None
+        except StaleVersion as error:
+            data = _stale_data(request, TacticalPlan.objects.get(pk=pk))
+            form = PlanForm(data, user=user, editing=True)
+            _show_stale(form, error)
+            status = 409
+        except InvalidInput as error:
+            _show_refusal(form, error)
+        else:
+            messages.success(request, f"The plan {plan} was saved.")
+            return redirect("planning:plan_edit", pk=plan.pk)
+    plan = TacticalPlan.objects.select_related("team", "strategy").get(pk=pk)
+    return _plan_page(request, form=form, plan=plan, status=status)
+
+
+# --- tactics ----------------------------------------------------------------------------
+
+
+def _tactic_page(
+    request: HttpRequest,
+    *,
+    form: TacticForm,
+    plan: TacticalPlan,
+    tactic: Tactic | None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"form": form, "plan": plan, "tactic": tactic, "shapes": Shape.choices}
+    return render(request, "planning/edit_tactic.html", context, status=status)
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def tactic_new(request: HttpRequest, plan_pk: int) -> HttpResponse:
+    """A new tactic of the shape chosen (?shape=, recurring unless said): its form shows
+    that shape's fields only."""
+    user, plan = _plan_keeper(request, plan_pk)
+    if request.method != "POST":
+        shape = shape_of(request.GET.get("shape"), Shape.RECURRING)
+        form = TacticForm(initial={"shape": shape}, shape=shape)
+        return _tactic_page(request, form=form, plan=plan, tactic=None)
+    form = TacticForm(request.POST, shape=shape_of(request.POST.get("shape"), Shape.RECURRING))
+    if form.is_valid():
+        try:
+            tactic = services.tactic_create(plan=plan, by=user, data=form.service_data())
+        except NotAllowed:
+            raise PermissionDenied from None
+        except InvalidInput as error:
+            _show_refusal(form, error, TacticForm.ALIASES)
+        else:
+            messages.success(request, f"The tactic {tactic} was added to {plan}.")
+            return redirect("planning:plan_edit", pk=plan.pk)
+    return _tactic_page(request, form=form, plan=plan, tactic=None, status=400)
+
+
+@require_http_methods(FORM_METHODS)
+@login_required
+def tactic_edit(request: HttpRequest, plan_pk: int, pk: int) -> HttpResponse:
+    """Edit a tactic; ?shape= shows it in another shape, whose fields then replace the old."""
+    user, plan = _plan_keeper(request, plan_pk)
+    tactic = get_object_or_404(Tactic, pk=pk, plan=plan)
+    if request.method != "POST":
+        shape = shape_of(request.GET.get("shape"), tactic.shape)
+        initial = {**TacticForm.initial_for(tactic), "shape": shape}
+        form = TacticForm(initial=initial, shape=shape, editing=True)
+        return _tactic_page(request, form=form, plan=plan, tactic=tactic)
+    shape = shape_of(request.POST.get("shape"), tactic.shape)
+    form = TacticForm(request.POST, shape=shape, editing=True)
+    status = 400
+    if form.is_valid():
+        try:
+            tactic = services.tactic_update(
+                tactic=tactic,
+                by=user,
+                expected_updated_at=form.cleaned_data["version"],
+                data=form.service_data(),
+            )
+        except NotAllowed:
+            raise PermissionDenied from None
+        except StaleVersion as error:
+            data = _stale_data(request, Tactic.objects.get(pk=pk))
+            form = TacticForm(data, shape=shape, editing=True)
+            _show_stale(form, error)
+            status = 409
+        except InvalidInput as error:
+            _show_refusal(form, error, TacticForm.ALIASES)
+        else:
+            messages.success(request, f"The tactic {tactic} was saved.")
+            return redirect("planning:plan_edit", pk=plan.pk)
+    tactic = Tactic.objects.get(pk=pk)
+    return _tactic_page(request, form=form, plan=plan, tactic=tactic, status=status)
