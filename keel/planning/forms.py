@@ -19,6 +19,7 @@ from keel.pipeline.models import Stage
 from keel.planning.access import can_edit_plan, is_owner
 from keel.planning.models import (
     Goal,
+    GoalQuery,
     Measure,
     RecordKind,
     Shape,
@@ -99,6 +100,12 @@ class GoalForm(_Editable):
         empty_label="None",
         help_text="The scorecard metric that measures its progress, if one does.",
     )
+    query = forms.ChoiceField(
+        choices=[("", "None"), *GoalQuery.choices],
+        required=False,
+        label="Or counted by",
+        help_text="What counts its progress when no metric measures it.",
+    )
     owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="—")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
@@ -106,6 +113,12 @@ class GoalForm(_Editable):
         super().__init__(*args, **kwargs)
         self.fields["metric"].queryset = Metric.objects.order_by("name")  # type: ignore[attr-defined]
         self.fields["owner"].queryset = _people()  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("metric") and data.get("query"):
+            self.add_error("query", "A goal is measured by a metric or a query, not both.")
+        return data
 
     @staticmethod
     def initial_for(goal: Goal) -> dict[str, Any]:
@@ -116,6 +129,7 @@ class GoalForm(_Editable):
             "starts_on": goal.starts_on,
             "ends_on": goal.ends_on,
             "metric": goal.metric_id,
+            "query": goal.query,
             "owner": goal.owner_id,
             "description": goal.description,
             "version": version_token(goal),

@@ -17,7 +17,7 @@ import yaml
 
 from keel.accounts.models import Role
 from keel.activities.models import ActivityType
-from keel.planning.models import Measure, RecordKind, Shape, Trigger
+from keel.planning.models import GoalQuery, Measure, RecordKind, Shape, Trigger
 from keel.planning.rules import plan_span_problems, schedule_problems
 
 NAME_LENGTH = 200
@@ -46,6 +46,7 @@ class GoalSpec:
     metric: str = ""
     owner: str = ""
     description: str = ""
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,9 @@ class _Checker:
                 seen[name.strip()] = i
 
 
-_GOAL_KEYS = ("name", "target", "unit", "starts_on", "ends_on", "metric", "owner", "description")
+_GOAL_KEYS = (
+    "name", "target", "unit", "starts_on", "ends_on", "metric", "query", "owner", "description",
+)  # fmt: skip
 _STRATEGY_KEYS = ("name", "goals", "starts_on", "ends_on", "description", "owner")
 _PLAN_KEYS = ("name", "strategy", "team", "starts_on", "ends_on", "description", "tactics")
 _TACTIC_KEYS = (
@@ -368,11 +371,16 @@ def _goal(c: _Checker, raw: Any, path: str) -> GoalSpec | None:
             f"there is no scorecard metric with the key {metric!r} "
             f"(known: {', '.join(sorted(c.known.metrics))})",
         )
+    query = c.text(data, "query", path)
+    if query and query not in GoalQuery.values:
+        c.error(f"{path}.query", f"{query!r} is not one of {', '.join(GoalQuery.values)}")
+    elif query and metric:
+        c.error(f"{path}.query", "a goal is measured by a metric or a query, not both")
     owner = c.username(data, "owner", path)
     description = c.text(data, "description", path)
     if not name or target is None or not unit or span is None:
         return None
-    return GoalSpec(name, target, unit, *span, metric, owner, description)
+    return GoalSpec(name, target, unit, *span, metric, owner, description, query)
 
 
 def _strategy(c: _Checker, raw: Any, path: str, goals: set[str]) -> StrategySpec | None:
@@ -589,7 +597,7 @@ def _goal_document(g: GoalSpec) -> dict[str, Any]:
         "starts_on": g.starts_on,
         "ends_on": g.ends_on,
     }
-    for key in ("metric", "owner", "description"):
+    for key in ("metric", "query", "owner", "description"):
         if getattr(g, key):
             data[key] = getattr(g, key)
     return data

@@ -104,9 +104,13 @@ def tactics_tick(*, now: datetime | None = None) -> TickResult:
     ):
         people[role].append((pk, zone_name))
         people[f"#{pk}"].append((pk, zone_name))
-    days = {
-        timezone.localtime(now, zone_of(z)).date() for group in people.values() for _, z in group
+    # Each zone once: a person's today, and the zone itself, for every tactic below.
+    zones = {
+        name: (zone, timezone.localtime(now, zone).date())
+        for name in {z for group in people.values() for _, z in group}
+        for zone in (zone_of(name),)
     }
+    days = {today for _, today in zones.values()}
     earliest, latest = min(days, default=now.date()), max(days, default=now.date())
     tactics = (
         Tactic.objects.filter(is_active=True, plan__is_active=True)
@@ -114,37 +118,39 @@ def tactics_tick(*, now: datetime | None = None) -> TickResult:
         .filter(Q(shape=Shape.RECURRING) | Q(shape=Shape.TARGET))
         .select_related("plan")
     )
-    new: list[Occurrence] = []
+    asks: list[tuple[Tactic, list[tuple[int, str]], dict[str, list[Wanted]]]] = []
+    keys: set[str] = set()
     for tactic in tactics:
         asked = people[f"#{tactic.person_id}" if tactic.person_id else tactic.role]
-        by_zone: dict[str, list[Wanted]] = {}
-        for zone_name in {z for _, z in asked}:
-            zone = zone_of(zone_name)
-            by_zone[zone_name] = wanted(
-                tactic, today=timezone.localtime(now, zone).date(), zone=zone
-            )
-        keys = {w.key for found in by_zone.values() for w in found}
-        if not keys:
-            continue
-        # What exists already is skipped here, so a tick with nothing new writes nothing.
-        known = set(
-            Occurrence.objects.filter(tactic=tactic, key__in=sorted(keys)).values_list(
-                "person_id", "key"
-            )
+        by_zone = {
+            name: wanted(tactic, today=zones[name][1], zone=zones[name][0])
+            for name in {z for _, z in asked}
+        }
+        keys.update(w.key for found in by_zone.values() for w in found)
+        asks.append((tactic, asked, by_zone))
+    if not keys:
+        return TickResult(created=0)
+    # What exists already is skipped here, so a tick with nothing new writes nothing: one
+    # query for every tactic, its keys at most the catch-up days and "target".
+    known = set(
+        Occurrence.objects.filter(
+            tactic__in=[tactic.pk for tactic, _, _ in asks], key__in=sorted(keys)
+        ).values_list("tactic_id", "person_id", "key")
+    )
+    new = [
+        Occurrence(
+            tactic=tactic,
+            person_id=person_id,
+            key=w.key,
+            opens_at=w.opens_at,
+            closes_at=w.closes_at,
+            due_at=w.due_at,
         )
-        new += [
-            Occurrence(
-                tactic=tactic,
-                person_id=person_id,
-                key=w.key,
-                opens_at=w.opens_at,
-                closes_at=w.closes_at,
-                due_at=w.due_at,
-            )
-            for person_id, zone_name in asked
-            for w in by_zone[zone_name]
-            if (person_id, w.key) not in known
-        ]
+        for tactic, asked, by_zone in asks
+        for person_id, zone_name in asked
+        for w in by_zone[zone_name]
+        if (tactic.pk, person_id, w.key) not in known
+    ]
     return TickResult(created=occurrences_create(new))
 
 
@@ -158,10 +164,11 @@ def occurrences_create(new: list[Occurrence]) -> int:
     """
     if not new:
         return 0
+    titles = {o.tactic_id: _title(o.tactic) for o in new}
     tasks = Task.objects.bulk_create(
         [
             Task(
-                title=_title(o.tactic),
+                title=titles[o.tactic_id],
                 owner_id=o.person_id,
                 due_at=o.due_at,
                 source=TaskSource.TACTIC,
@@ -170,12 +177,11 @@ def occurrences_create(new: list[Occurrence]) -> int:
                 company_id=o.company_id,
             )
             for o in new
-        ],
-        batch_size=1000,
+        ]
     )
     for occurrence, task in zip(new, tasks, strict=True):
-        occurrence.task = task
-    Occurrence.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+        occurrence.task_id = task.pk
+    Occurrence.objects.bulk_create(new, ignore_conflicts=True)
     ids = [task.pk for task in tasks]
     mine = Occurrence.objects.filter(task_id__gte=min(ids), task_id__lte=max(ids))
     taken = set(mine.values_list("task_id", flat=True))

@@ -77,6 +77,7 @@ def plan_spec(*, plan: TacticalPlan) -> PlanFileSpec:
                 starts_on=g.starts_on,
                 ends_on=g.ends_on,
                 metric=g.metric.key if g.metric is not None else "",
+                query=g.query,
                 owner=_username(g.owner),
                 description=g.description,
             )

@@ -113,6 +113,7 @@ def _plan_file_write(*, spec: PlanFileSpec, by: User) -> ImportResult:
                 "starts_on": g.starts_on,
                 "ends_on": g.ends_on,
                 "metric": metrics.get(g.metric),
+                "query": g.query,
                 "owner": users.get(g.owner),
                 "description": g.description,
             },
@@ -267,7 +268,9 @@ def _note(
 
 # --- one record at a time: the web pages ------------------------------------------------
 
-GOAL_FIELDS = ["name", "target", "unit", "starts_on", "ends_on", "metric", "owner", "description"]
+GOAL_FIELDS = [
+    "name", "target", "unit", "starts_on", "ends_on", "metric", "query", "owner", "description",
+]  # fmt: skip
 STRATEGY_FIELDS = ["name", "description", "starts_on", "ends_on", "owner"]
 PLAN_FIELDS = ["name", "strategy", "team", "description", "starts_on", "ends_on", "is_active"]
 TACTIC_FIELDS = [
@@ -343,6 +346,7 @@ def goal_create(
     starts_on: date,
     ends_on: date,
     metric: Metric | None = None,
+    query: str = "",
     owner: User | None = None,
     description: str = "",
 ) -> Goal:
@@ -355,6 +359,7 @@ def goal_create(
         starts_on=starts_on,
         ends_on=ends_on,
         metric=metric,
+        query=query,
         owner=owner,
         description=description,
     )

@@ -59,6 +59,7 @@ def test_a_manager_is_told_what_their_file_may_not_do(mary: User):
 def test_problems_are_printed_one_a_line_with_their_paths(olivia: User, tmp_path: Path):
     document = yaml.safe_load(SAMPLE.read_text())
     document["goals"][1]["metric"] = "whales"
+    del document["goals"][1]["query"]  # a metric instead: one unknown
     document["plans"][0]["tactics"][1]["schedule"] = "EVERY DAY"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(document))

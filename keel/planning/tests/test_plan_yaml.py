@@ -43,12 +43,13 @@ def problems(text: str, by: User) -> list[str]:
 def test_the_sample_imports_cleanly(olivia: User):
     result = plan_import(text=SAMPLE, by=olivia)
     assert len(result.created) == 9 and not result.updated and not result.deactivated
-    goal = Goal.objects.get(name="EUR 2M new bookings")
-    assert (goal.target, goal.metric.key if goal.metric else None) == (Decimal(2000000), "bookings")
+    goal = Goal.objects.get(name="EUR 2M booked from whales")
+    assert (goal.target, goal.metric, goal.query) == (Decimal(2000000), None, "whale_bookings")
+    assert Goal.objects.get(name="Five whales won").query == "whales_won"
     strategy = Strategy.objects.get(name="Pursue whales")
     assert set(strategy.goals.values_list("name", flat=True)) == {
         "Five whales won",
-        "EUR 2M new bookings",
+        "EUR 2M booked from whales",
     }
     plan = TacticalPlan.objects.get(name=PLAN)
     assert plan.strategy == strategy
@@ -337,7 +338,7 @@ def test_a_manager_may_not_create_or_change_the_big_picture(mary: User):
     found = refusals(edited(north_plan), mary)
     assert found == [
         "goals[0]: only the owner may create the goal 'Five whales won'",
-        "goals[1]: only the owner may create the goal 'EUR 2M new bookings'",
+        "goals[1]: only the owner may create the goal 'EUR 2M booked from whales'",
         "strategies[0]: only the owner may create the strategy 'Pursue whales'",
     ]
     assert not Goal.objects.exists() and not Strategy.objects.exists()
@@ -390,3 +391,20 @@ def test_a_refused_dry_run_is_refused_too(mary: User):
     with pytest.raises(NotAllowed):
         plan_import(text=SAMPLE, by=mary, dry_run=True)
     assert not Goal.objects.exists()
+
+
+def test_a_goals_query_is_known_and_alone(olivia: User):
+    def with_query(query: str, metric: str = "") -> str:
+        def change(document: dict[str, Any]) -> None:
+            document["goals"][0]["query"] = query
+            if metric:
+                document["goals"][0]["metric"] = metric
+
+        return edited(change)
+
+    assert problems(with_query("whales_lost"), olivia) == [
+        "goals[0].query: 'whales_lost' is not one of whales_won, whale_bookings"
+    ]
+    assert problems(with_query("whales_won", metric="bookings"), olivia) == [
+        "goals[0].query: a goal is measured by a metric or a query, not both"
+    ]

@@ -163,3 +163,43 @@ def test_a_day_across_a_dst_change_is_that_days_length() -> None:
     assert hours(date(2026, 10, 25)) == timedelta(hours=25)  # the clocks go back
     assert hours(date(2026, 3, 29)) == timedelta(hours=23)  # and forward
     assert hours(date(2026, 11, 2)) == timedelta(hours=24)
+
+
+def test_a_racing_workers_piece_leaves_no_extra_task(research: Tactic, sue: User) -> None:
+    """Another worker stored Monday's piece between our look and our write: ours is refused
+    and its task deleted, while Tuesday's, which nobody else made, is stored with its task."""
+    from keel.planning.scheduler import occurrences_create, wanted, zone_of
+
+    tactics_tick(now=at(date(2026, 11, 2)))
+    monday, tuesday = wanted(research, today=date(2026, 11, 3), zone=zone_of(sue.time_zone))
+    late = [
+        Occurrence(
+            tactic=research,
+            person=sue,
+            key=w.key,
+            opens_at=w.opens_at,
+            closes_at=w.closes_at,
+            due_at=w.due_at,
+        )
+        for w in (monday, tuesday)
+    ]
+    assert occurrences_create(late) == 1
+    assert Occurrence.objects.count() == Task.objects.count() == 2
+    assert set(Occurrence.objects.values_list("task_id", flat=True)) == set(
+        Task.objects.values_list("pk", flat=True)
+    )
+
+
+def test_a_tick_asks_what_exists_in_one_query(research: Tactic, sue: User) -> None:
+    """However many tactics, an idle tick reads people, tactics and known work once each
+    (and opens and releases its savepoint inside the test's transaction)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(3):
+        Tactic.objects.create(plan=research.plan, name=f"Call {n}", shape=Shape.RECURRING,
+                              role=Role.SALES_SPECIALIST, schedule=WEEKDAYS)  # fmt: skip
+    tactics_tick(now=at(date(2026, 11, 4)))
+    with CaptureQueriesContext(connection) as queries:
+        assert tactics_tick(now=at(date(2026, 11, 4))).created == 0
+    assert len(queries) <= 5
