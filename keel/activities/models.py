@@ -91,9 +91,10 @@ class Activity(models.Model):
             models.Index(fields=["deal", "at"]),
             models.Index(fields=["contact", "at"]),
             models.Index(fields=["company", "at"]),
-            models.Index(fields=["by", "at"]),
-            # The scorecard's monthly counts: a range of `at` and every column they test,
-            # so that SQLite reads the index alone, not the rows (with their notes).
+            # The scorecard's monthly counts, the company's and a person's: a range of `at`
+            # (by someone) and every column they test, so SQLite reads the index alone,
+            # not the rows (with their notes).
+            models.Index(fields=["by", "at", "type", "channel", "outcome"]),
             models.Index(fields=["at", "type", "channel", "outcome"]),
         ]
 

@@ -192,6 +192,9 @@ class Deal(TimeStamped):
             models.Index(fields=["status", "expected_close"]),
             models.Index(fields=["amount"]),  # the deal list sorted by size
             models.Index(fields=["closed_at"]),  # the scorecard: the deals closed in a month
+            # A person's closed deals (their scorecard, their job page), read from the index
+            # alone: when, won or lost, and the amount booked.
+            models.Index(fields=["owner", "closed_at", "status", "currency", "amount"]),
             # The scorecard's new customers: whether a company won a deal before this one.
             models.Index(fields=["company", "status", "closed_at"]),
         ]

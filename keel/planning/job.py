@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from keel.accounts.models import User
@@ -28,7 +29,7 @@ from keel.activities.models import Task, TaskSource
 from keel.pipeline.models import Deal, DealStatus
 from keel.planning import rules
 from keel.planning.access import check_ins_visible
-from keel.planning.measure import TargetProgress, target_progress
+from keel.planning.measure import MEASURED_AT, TargetProgress, occurrences_measured, target_progress
 from keel.planning.models import (
     CheckIn,
     Goal,
@@ -39,15 +40,7 @@ from keel.planning.models import (
     TradeOffRule,
     Trigger,
 )
-from keel.planning.sla import (
-    STATE,
-    GoalProgress,
-    SlaCounts,
-    goal_progress,
-    occurrences_judged,
-    sla_by_tactic,
-    sla_trend,
-)
+from keel.planning.sla import GoalProgress, SlaCounts, goal_progress, sla_counts
 from keel.scorecard import rules as scorecard_rules
 from keel.scorecard.models import Goal as MetricGoal
 from keel.scorecard.models import Metric
@@ -58,6 +51,10 @@ STEP_LIMIT = 10  # the completion-plan steps listed, soonest first
 CHECK_IN_LIMIT = 6
 DUE_AHEAD = timedelta(days=7)  # work due within a week counts now
 HISTORY_MONTHS = 3  # the months before this one a person compares themselves with
+# A person's own results on their page: their conversion into customers and bookings,
+# read from their closed deals alone (the whole scorecard of anyone is at
+# /scorecard/?person=…; their activity is judged by their tactics above).
+OWN_FIGURES = ("deals_won", "close_rate", "bookings", "average_deal_size")
 
 TRIGGER_WORDS = {
     Trigger.DOSSIER_COMPLETED: "a whale's dossier is completed",
@@ -199,19 +196,20 @@ def tactics_of(person: User) -> list[Tactic]:
 
 
 def _work(person: User, now: datetime) -> tuple[list[Work], list[Work]]:
-    open_now = (
-        occurrences_judged(occurrences=Occurrence.objects.filter(person=person), now=now)
-        .filter(
-            **{f"{STATE}__in": [rules.Sla.OVERDUE, rules.Sla.OPEN]},
-            due_at__gte=now - rules.LATE_GRACE,
-            due_at__lte=now + DUE_AHEAD,
-        )
-        .order_by("due_at", "id")
-        .values_list("tactic__name", "due_at", STATE, "task_id")[: WORK_LIMIT * 2]
+    """Late and soon-due work: the pieces not done of the grace period up to a week ahead."""
+    window = Occurrence.objects.filter(
+        person=person, due_at__gte=now - rules.LATE_GRACE, due_at__lte=now + DUE_AHEAD
     )
-    rows = [Work(name, due, rules.Sla(state), task) for name, due, state, task in open_now]
-    late = [w for w in rows if w.state == rules.Sla.OVERDUE][:WORK_LIMIT]
-    due = [w for w in rows if w.state == rules.Sla.OPEN][:WORK_LIMIT]
+    rows = occurrences_measured(occurrences=window).order_by("due_at", "id")
+    late: list[Work] = []
+    due: list[Work] = []
+    for name, due_at, done, task in rows.values_list("tactic__name", "due_at", MEASURED_AT,
+                                                     "task_id"):  # fmt: skip
+        state = rules.sla(due=due_at, done=done, now=now)
+        if state == rules.Sla.OVERDUE and len(late) < WORK_LIMIT:
+            late.append(Work(name, due_at, state, task))
+        elif state == rules.Sla.OPEN and len(due) < WORK_LIMIT:
+            due.append(Work(name, due_at, state, task))
     return late, due
 
 
@@ -255,24 +253,32 @@ def _pipeline(person: User, year: int) -> Pipeline:
 
 
 def _sla(person: User, month: date, now: datetime) -> tuple[list[TacticSla], dict[date, SlaCounts]]:
-    start, end = month_bounds(month)
-    trend = sla_trend(through=month, now=now, months=HISTORY_MONTHS + 1, person=person)
-    this = {
-        row.tactic.pk: row for row in sla_by_tactic(start=start, end=end, now=now, person=person)
-    }
-    first_before = month
+    """The month's states per tactic, the HISTORY_MONTHS before it, and each month's
+    totals: one query, grouped by tactic and month."""
+    months = [month]
     for _ in range(HISTORY_MONTHS):
-        first_before = scorecard_rules.previous_month(first_before)
-    before = {
-        row.tactic.pk: row.counts
-        for row in sla_by_tactic(start=month_bounds(first_before)[0], end=start, now=now,
-                                 person=person)
-    }  # fmt: skip
+        months.insert(0, scorecard_rules.previous_month(months[0]))
+    work = Occurrence.objects.filter(
+        person=person, due_at__gte=month_bounds(months[0])[0], due_at__lt=month_bounds(month)[1]
+    ).annotate(month=TruncMonth("due_at", tzinfo=timezone.get_default_timezone()))
+    counted = sla_counts(occurrences=work, now=now, by=["tactic", "month"])
+    this: dict[int, SlaCounts] = {}
+    before: dict[int, list[SlaCounts]] = {}
+    by_month: dict[date, list[SlaCounts]] = {m: [] for m in months}
+    for (tactic_id, when), counts in counted.items():
+        day = when.date() if isinstance(when, datetime) else when
+        by_month.setdefault(day, []).append(counts)
+        if day == month:
+            this[tactic_id] = counts
+        else:
+            before.setdefault(tactic_id, []).append(counts)
+    tactics = Tactic.objects.in_bulk(list(this))
     rows = [
-        TacticSla(row.tactic, row.counts, before.get(pk, SlaCounts())) for pk, row in this.items()
+        TacticSla(tactics[pk], counts, sum_counts(before.get(pk, [])))
+        for pk, counts in this.items()
     ]
     rows.sort(key=lambda r: (r.on_track, r.tactic.name))
-    return rows, trend
+    return rows, {m: sum_counts(by_month[m]) for m in months}
 
 
 def job(
@@ -314,7 +320,7 @@ def job(
         trend=trend,
         figures=[
             row
-            for row in scorecard(month=month, scope=Scope(person=person)).rows()
+            for row in scorecard(month=month, scope=Scope(person=person), keys=OWN_FIGURES).rows()
             if any((row.this_month, row.last_month, row.last_year, row.ytd))
         ],
         pipeline=_pipeline(person, month.year),

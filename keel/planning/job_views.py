@@ -6,13 +6,14 @@ and the owner's to open: access.can_view_job), ?month=YYYY-MM for another month.
 /job/team/ lists the people the viewer manages, each with the month's work.
 """
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Q
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,9 +32,20 @@ from keel.planning.access import (
 from keel.planning.checkin_services import check_in_reply, check_in_write, trade_off_set
 from keel.planning.job import job
 from keel.planning.models import Occurrence
-from keel.planning.sla import STATE, occurrences_judged
+from keel.planning.sla import SlaCounts, sla_counts
 from keel.scorecard import rules as scorecard_rules
 from keel.scorecard.selectors import month_bounds
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    person: User
+    counts: SlaCounts
+    check_in: datetime | None  # the last one the viewer may read
+
+    @property
+    def on_track(self) -> bool:
+        return rules.on_track(on_time_rate=self.counts.on_time_rate)
 
 
 class CheckInForm(forms.Form):
@@ -128,22 +140,15 @@ def team_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     start, end = month_bounds(month)
     ids = [p.pk for p in people]
-    judged = occurrences_judged(
-        occurrences=Occurrence.objects.filter(person_id__in=ids, due_at__gte=start, due_at__lt=end),
-        now=now,
-    )
     counts = {
-        row["person"]: row
-        for row in judged.order_by()
-        .values("person")
-        .annotate(
-            asked=Count("pk"),
-            total=Count("pk", filter=~Q(**{STATE: rules.Sla.OPEN})),
-            on_time=Count("pk", filter=Q(**{STATE: rules.Sla.ON_TIME})),
-            late=Count("pk", filter=Q(**{STATE: rules.Sla.LATE})),
-            overdue=Count("pk", filter=Q(**{STATE: rules.Sla.OVERDUE})),
-            missed=Count("pk", filter=Q(**{STATE: rules.Sla.MISSED})),
-        )
+        key[0]: c
+        for key, c in sla_counts(
+            occurrences=Occurrence.objects.filter(
+                person_id__in=ids, due_at__gte=start, due_at__lt=end
+            ),
+            now=now,
+            by=["person"],
+        ).items()
     }
     last_check_in = dict(
         check_ins_visible(user)
@@ -153,28 +158,15 @@ def team_page(request: HttpRequest) -> HttpResponse:
         .annotate(last=Max("written_at"))
         .values_list("person", "last")
     )
-    rows, idle = [], []
+    rows: list[TeamRow] = []
+    idle: list[User] = []
     for person in people:
-        c = counts.get(person.pk, {})
-        if not c.get("asked"):
+        c = counts.get(person.pk)
+        if c is None or not c.total:
             idle.append(person)
             continue
-        due = c.get("total", 0)
-        rate = None if not due else c["on_time"] / due
-        rows.append(
-            {
-                "person": person,
-                "due": due,
-                "on_time": c.get("on_time", 0),
-                "late": c.get("late", 0),
-                "overdue": c.get("overdue", 0),
-                "missed": c.get("missed", 0),
-                "rate": rate,
-                "on_track": rate is None or rate >= float(rules.ON_TIME_TARGET),
-                "check_in": last_check_in.get(person.pk),
-            }
-        )
-    rows.sort(key=lambda r: (r["on_track"], r["rate"] if r["rate"] is not None else 1.0))
+        rows.append(TeamRow(person, c, last_check_in.get(person.pk)))
+    rows.sort(key=lambda r: (r.on_track, r.counts.on_time_rate or 0, str(r.person)))
     return render(
         request,
         "planning/team.html",

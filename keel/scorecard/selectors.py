@@ -41,7 +41,7 @@ Each source table is read by one conditional-aggregate query grouped by month, o
 requested metric needs it: however many records and months, one query per source.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -583,8 +583,11 @@ class Scorecard:
             yield from step.rows
 
 
-def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
-    """The scorecard of `scope` for the month holding `month`, every active metric.
+def scorecard(
+    *, month: date, scope: Scope = COMPANY, keys: Collection[str] | None = None
+) -> Scorecard:
+    """The scorecard of `scope` for the month holding `month`, every active metric (or
+    those of `keys` among them: only their source tables are read).
 
     Year to date runs from January through `month`. A count or an amount adds up its
     months, and is missing if any of them is. A rate or a mean (percentages, days, the
@@ -602,10 +605,11 @@ def scorecard(*, month: date, scope: Scope = COMPANY) -> Scorecard:
     span), plus the metrics, their goals and the entered values.
     """
     month = rules.month_start(month)
+    active = Metric.objects.filter(is_active=True)
+    if keys is not None:
+        active = active.filter(key__in=keys)
     metrics = sorted(
-        Metric.objects.filter(is_active=True).only(
-            "key", "name", "stage", "unit", "position", "capture_method"
-        ),
+        active.only("key", "name", "stage", "unit", "position", "capture_method"),
         key=lambda m: (MetricStage.values.index(m.stage), m.position, m.name),
     )
     goals: dict[int, Goal] = {}
