@@ -7,10 +7,13 @@ JSON), with the same field methods `bulk_create` uses, and hands the rows to the
 `executemany` of one prepared INSERT on SQLite, `COPY … FROM STDIN` on PostgreSQL.
 
 Like `bulk_create`, it sends no signals and runs no `save()`; unlike it, it calls no
-`pre_save` (auto_now fields keep the value given) and needs every primary key given.
+`pre_save` (auto_now fields keep the value given) and needs every primary key given:
+`ids_reserve` hands out fresh ones. A column's converted values are remembered for the
+load, so a value repeated down the rows (today's due time, the load's `created_at`) is
+converted once.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -80,7 +83,43 @@ def rows_load(
 
 
 def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+    known: dict[Any, Any] = {}
+
     def convert(value: Any) -> Any:
-        return field.get_db_prep_save(value, connection)
+        if not isinstance(value, Hashable):  # a JSON document: converted each time
+            return field.get_db_prep_save(value, connection)
+        try:
+            return known[value]
+        except KeyError:
+            stored = known[value] = field.get_db_prep_save(value, connection)
+            return stored
 
     return convert
+
+
+def ids_reserve(model: type[models.Model], count: int) -> list[int]:
+    """`count` fresh primary keys for `model`, reserved so no concurrent insert takes them.
+
+    PostgreSQL hands them out from the table's sequence. On SQLite the write lock is held
+    from the transaction's BEGIN (IMMEDIATE, keel/settings.py), so nobody inserts
+    meanwhile: they start past both the largest id and AUTOINCREMENT's high mark. Call it
+    inside the transaction that inserts them.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    column = model._meta.pk.column if model._meta.pk else "id"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT MAX({quote(column)}) FROM {quote(table)}")  # noqa: S608
+        top = cursor.fetchone()[0] or 0
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        mark = cursor.fetchone()
+        start = max(top, mark[0] if mark else 0) + 1
+        return list(range(start, start + count))

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.accounts.permissions import manages
 from keel.activities.models import Activity
-from keel.core.bulk import rows_load
+from keel.core.bulk import ids_reserve, rows_load
 from keel.core.exceptions import InvalidInput, StaleVersion
 from keel.core.export import csv_lines
 from keel.core.money import default_currency
@@ -384,36 +384,12 @@ class _Companies:
         return self.ids[-1 - pk] if pk < 0 else pk
 
     def insert_new(self, context: _Context) -> Steps:
-        self.ids = _ids(Company, len(self.new))
+        self.ids = ids_reserve(Company, len(self.new))
         if self.new:
             yield Step("Writing new companies", 0, len(self.new))
             now = context.now
             rows = [(pk, *row[1:], now, now) for pk, row in zip(self.ids, self.new, strict=True)]
             _load(Company, [*self.new_fields, "created_at", "updated_at"], rows)
-
-
-def _ids(model: type[models.Model], count: int) -> list[int]:
-    """`count` fresh primary keys for `model`, reserved so no concurrent insert takes them."""
-    if count <= 0:
-        return []
-    table = model._meta.db_table
-    column = model._meta.pk.column if model._meta.pk else "id"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [table, column, count],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        # SQLite: the write lock is held from the transaction's BEGIN (IMMEDIATE), so no
-        # one else inserts meanwhile; past both the largest id and AUTOINCREMENT's high mark.
-        quote = connection.ops.quote_name
-        cursor.execute(f"SELECT MAX({quote(column)}) FROM {quote(table)}")  # noqa: S608
-        top = cursor.fetchone()[0] or 0
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-        mark = cursor.fetchone()
-        start = max(top, mark[0] if mark else 0) + 1
-        return list(range(start, start + count))
 
 
 def _load(model: type[models.Model], fields: list[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -492,7 +468,7 @@ def _companies_plan(records: list[Record], context: _Context) -> _Plan:
 
     def write(context: _Context) -> Steps:
         yield Step("Writing companies", 0, len(new))
-        ids = _ids(Company, len(new))
+        ids = ids_reserve(Company, len(new))
         now = context.now
         rows = [
             (
@@ -579,7 +555,7 @@ def _contacts_plan(records: list[Record], context: _Context) -> _Plan:
     def write(context: _Context) -> Steps:
         yield from companies.insert_new(context)
         yield Step("Writing contacts", 0, len(new))
-        ids = _ids(Contact, len(new))
+        ids = ids_reserve(Contact, len(new))
         now = context.now
         rows = [
             (
@@ -767,7 +743,7 @@ def _deals_plan(records: list[Record], context: _Context) -> _Plan:
     def write(context: _Context) -> Steps:
         yield from companies.insert_new(context)
         real = companies.real
-        ids = _ids(Deal, len(new_deals))
+        ids = ids_reserve(Deal, len(new_deals))
         total = len(new_deals)
         for start in range(0, total, CHUNK):
             yield Step("Writing deals", start, total)
@@ -782,7 +758,7 @@ def _deals_plan(records: list[Record], context: _Context) -> _Plan:
             (deal, version.pk, frm.pk if frm else None, to.pk, at, lost)
             for deal, frm, to, at, lost in new_changes
         ]
-        change_ids = _ids(StageChange, len(change_rows) + len(updates.changes))
+        change_ids = ids_reserve(StageChange, len(change_rows) + len(updates.changes))
         total = len(change_rows)
         for start in range(0, total, CHUNK):
             yield Step("Writing stage history", start, total)
@@ -1045,7 +1021,7 @@ def _activities_plan(records: list[Record], context: _Context) -> _Plan:
 
     def write(context: _Context) -> Steps:
         yield Step("Writing activities", 0, len(new))
-        ids = _ids(Activity, len(new))
+        ids = ids_reserve(Activity, len(new))
         rows = [(pk, *row, context.now) for pk, row in zip(ids, new, strict=True)]
         fields = ["id", "type", "at", "by_id", "deal_id", "contact_id", "company_id"]
         _load(Activity, [*fields, "outcome", "duration_minutes", "notes", "created_at"], rows)

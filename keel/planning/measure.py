@@ -16,6 +16,7 @@ A target occurrence is measured by its task; how far its count has come is
 `target_progress` (records or activities counted from the plan's start to `due_on`).
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -98,7 +99,7 @@ def _activity_logged() -> Case:
     return _windowed(rows, at="at", by="by", subject=True)
 
 
-def _record_created() -> Case:
+def _record_created(kinds: Collection[str]) -> Case:
     return Case(
         *[
             When(
@@ -111,32 +112,49 @@ def _record_created() -> Case:
                 ),
             )
             for kind, model in RECORDS.items()
+            if kind in kinds
         ],
         default=NOTHING,
         output_field=DateTimeField(),
     )
 
 
-def measured_at() -> Case:
-    """The expression of when an occurrence counted as done (None: not done)."""
+def measured_at(*, used: Collection[tuple[str, str]] | None = None) -> Case:
+    """The expression of when an occurrence counted as done (None: not done).
+
+    `used`: the (measure, record kind) pairs the tactics use; the expression leaves out
+    the others (a smaller query to build and to run). None: every measure.
+    """
+    if used is None:
+        used = [(Measure.ACTIVITY_LOGGED, "")] + [(Measure.RECORD_CREATED, k) for k in RECORDS]
+    measures = {measure for measure, _ in used}
+    kinds = {kind for measure, kind in used if measure == Measure.RECORD_CREATED}
     task_done = F("task__done_at")
-    return Case(
-        When(
-            tactic__measure=Measure.ACTIVITY_LOGGED,
-            then=Coalesce(_activity_logged(), task_done, output_field=DateTimeField()),
-        ),
-        When(
-            tactic__measure=Measure.RECORD_CREATED,
-            then=Coalesce(_record_created(), task_done, output_field=DateTimeField()),
-        ),
-        default=task_done,
-        output_field=DateTimeField(),
-    )
+    branches = []
+    if Measure.ACTIVITY_LOGGED in measures:
+        branches.append(
+            When(
+                tactic__measure=Measure.ACTIVITY_LOGGED,
+                then=Coalesce(_activity_logged(), task_done, output_field=DateTimeField()),
+            )
+        )
+    if kinds:
+        branches.append(
+            When(
+                tactic__measure=Measure.RECORD_CREATED,
+                then=Coalesce(_record_created(kinds), task_done, output_field=DateTimeField()),
+            )
+        )
+    return Case(*branches, default=task_done, output_field=DateTimeField())
 
 
 def occurrences_measured(*, occurrences: QuerySet[Occurrence]) -> QuerySet[Occurrence]:
-    """`occurrences`, each annotated with `measured_at`: when it counted as done."""
-    return occurrences.annotate(**{MEASURED_AT: measured_at()})
+    """`occurrences`, each annotated with `measured_at`: when it counted as done.
+
+    One small read first: the measures the tactics use, so the expression holds those.
+    """
+    used = set(Tactic.objects.values_list("measure", "record_kind").distinct().order_by())
+    return occurrences.annotate(**{MEASURED_AT: measured_at(used=used)})
 
 
 def done_moments(*, occurrences: QuerySet[Occurrence]) -> dict[int, datetime | None]:

@@ -170,7 +170,7 @@ def test_a_record_created_on_the_day_counts(plan: TacticalPlan, alice: User, bob
     assert Deal.objects.count() == 0
 
 
-def test_every_measure_is_read_in_one_query(
+def test_every_measure_is_read_in_one_query_after_the_measures_in_use(
     plan: TacticalPlan, alice: User, bob: User, sam: User
 ) -> None:
     daily(plan, "Plan the day")
@@ -179,7 +179,9 @@ def test_every_measure_is_read_in_one_query(
     tactics_tick(now=at(MONDAY + timedelta(days=6)))
     with CaptureQueriesContext(connection) as queries:
         moments = done_moments(occurrences=Occurrence.objects.all())
-    assert len(moments) == 3 * 3 * 7 and len(queries) == 1
+    assert len(moments) == 3 * 3 * 7 and len(queries) == 2
+    assert "crm_company" not in queries[1]["sql"]  # no tactic counts companies created
+    assert "crm_contact" in queries[1]["sql"] and "activities_activity" in queries[1]["sql"]
 
 
 def test_a_target_counts_from_the_plans_start_against_a_linear_pace(

@@ -192,7 +192,8 @@ def test_a_racing_workers_piece_leaves_no_extra_task(research: Tactic, sue: User
 
 def test_a_tick_asks_what_exists_in_one_query(research: Tactic, sue: User) -> None:
     """However many tactics, an idle tick reads people, tactics and known work once each
-    (and opens and releases its savepoint inside the test's transaction)."""
+    (and opens and releases its savepoint inside the test's transaction, and on
+    PostgreSQL takes the tick's advisory lock)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -202,4 +203,30 @@ def test_a_tick_asks_what_exists_in_one_query(research: Tactic, sue: User) -> No
     tactics_tick(now=at(date(2026, 11, 4)))
     with CaptureQueriesContext(connection) as queries:
         assert tactics_tick(now=at(date(2026, 11, 4))).created == 0
-    assert len(queries) <= 5
+    assert len(queries) <= 5 + (connection.vendor == "postgresql")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_ticking_at_once_make_each_piece_once(research: Tactic, sue: User) -> None:
+    """Real concurrent transactions: the second tick waits for the first, then finds
+    everything made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, connections
+
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(
+        "file:memorydb"
+    ):
+        pytest.skip("the in-memory SQLite test database is one connection shared by threads")
+    now = at(date(2026, 11, 6))
+
+    def tick(_: int) -> int:
+        try:
+            return tactics_tick(now=now).created
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        made = sorted(pool.map(tick, [1, 2]))
+    assert made == [0, 5]  # Monday to Friday, once
+    assert Occurrence.objects.count() == Task.objects.filter(source=TaskSource.TACTIC).count() == 5
