@@ -11,7 +11,7 @@ class UserAdmin(BaseUserAdmin[User]):
     list_filter = ["role", "team", "is_active"]
     fieldsets = [
         *(BaseUserAdmin.fieldsets or []),
-        ("Keel", {"fields": ["role", "team"]}),
+        ("Keel", {"fields": ["role", "team", "time_zone"]}),
     ]
 
 

@@ -116,6 +116,7 @@ class Person:
     pace: float = 1.0  # multiplies dwell times: above 1 is slower
     volume: float = 1.0  # share of the new deals
     weeks: int = HISTORY_WEEKS + 8  # with the company for this many weeks
+    time_zone: str = ""  # where they work, if not where the business is
 
 
 ENTERPRISE, MID_MARKET = "Enterprise", "Mid-market"
@@ -125,11 +126,11 @@ CAST: tuple[Person, ...] = (
     Person("thomas.becker", "Thomas", "Becker", Role.SALES_MANAGER, ENTERPRISE, manages=True),
     Person("sofia.marino", "Sofia", "Marino", Role.SALES_MANAGER, MID_MARKET, manages=True),
     Person("marco.rossi", "Marco", "Rossi", SP, ENTERPRISE, channel=Channel.NETWORKING,
-           win=0.06, size=1.4, pace=1.25, volume=0.8),
+           win=0.06, size=1.4, pace=1.25, volume=0.8, time_zone="Europe/Rome"),
     Person("amelie.laurent", "Amélie", "Laurent", SP, ENTERPRISE, channel=Channel.REFERRAL,
            win=0.10, size=1.1, pace=1.0, volume=0.8),
     Person("priya.shah", "Priya", "Shah", SP, ENTERPRISE, channel=Channel.SOCIAL_SELLING,
-           win=-0.01, size=1.9, pace=1.35, volume=0.7),
+           win=-0.01, size=1.9, pace=1.35, volume=0.7, time_zone="Europe/London"),
     Person("sara.lindqvist", "Sara", "Lindqvist", SP, ENTERPRISE, channel=Channel.REFERRAL,
            win=0.03, size=1.0, pace=0.9, volume=0.9, weeks=40),
     Person("lena.fischer", "Lena", "Fischer", SP, MID_MARKET, channel=Channel.SOCIAL_SELLING,
@@ -207,7 +208,7 @@ class Table:
 TEAM_FIELDS = ("id", "name", "manager_id")
 USER_FIELDS = (
     "id", "password", "last_login", "is_superuser", "username", "first_name", "last_name",
-    "email", "is_staff", "is_active", "date_joined", "role", "team_id",
+    "email", "is_staff", "is_active", "date_joined", "role", "team_id", "time_zone",
 )  # fmt: skip
 COMPANY_FIELDS = (
     "id", "created_at", "updated_at", "name", "domain", "industry", "employees", "region",
@@ -726,7 +727,8 @@ class _Simulation:
             self.tables["users"].rows.append(
                 (user_id, self.world.password_hash, None, is_owner, p.username, p.first_name,
                  p.last_name, f"{p.username}@keel-demo.example", is_owner, True,
-                 self.clock.origin + timedelta(weeks=HISTORY_WEEKS - p.weeks), p.role, team)
+                 self.clock.origin + timedelta(weeks=HISTORY_WEEKS - p.weeks), p.role, team,
+                 p.time_zone)
             )  # fmt: skip
             if p.manages:
                 self.managers[team] = user_id

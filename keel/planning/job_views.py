@@ -105,25 +105,26 @@ def job_page(request: HttpRequest, person_id: int | None = None) -> HttpResponse
         messages.warning(request, problem)
     found = job(person=person, month=month, viewer=user)
     mine = person.pk == user.pk
-    return render(
-        request,
-        "planning/job.html",
-        {
-            "section": "job",
-            "job": found,
-            "mine": mine,
-            "manages": can_write_check_in(user, person),
-            "check_in_form": CheckInForm(),
-            "reply_form": ReplyForm(),
-            "trade_off_form": TradeOffForm(
-                initial={"text": found.trade_off.text if found.trade_off else ""}
-            ),
-            "previous": scorecard_rules.previous_month(month),
-            "next": scorecard_rules.next_month(month),
-            "on_time_target": rules.ON_TIME_TARGET,
-            "team_view": people_managed(user).exists(),
-        },
-    )
+    with timezone.override(person.zone):  # their days and due times, as the page says
+        return render(
+            request,
+            "planning/job.html",
+            {
+                "section": "job",
+                "job": found,
+                "mine": mine,
+                "manages": can_write_check_in(user, person),
+                "check_in_form": CheckInForm(),
+                "reply_form": ReplyForm(),
+                "trade_off_form": TradeOffForm(
+                    initial={"text": found.trade_off.text if found.trade_off else ""}
+                ),
+                "previous": scorecard_rules.previous_month(month),
+                "next": scorecard_rules.next_month(month),
+                "on_time_target": rules.ON_TIME_TARGET,
+                "team_view": people_managed(user).exists(),
+            },
+        )
 
 
 @require_safe

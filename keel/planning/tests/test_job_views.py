@@ -234,7 +234,14 @@ def test_my_job_in_another_month_and_a_bad_month(plan: TacticalPlan, alice: User
     assert page.status_code == 200 and "Showing this month" in page.content.decode()
 
 
-def test_a_person_in_another_time_zone_sees_their_zone(plan: TacticalPlan, alice: User) -> None:
+def test_a_person_in_another_time_zone_sees_their_days_and_due_times(
+    plan: TacticalPlan, alice: User
+) -> None:
     User.objects.filter(pk=alice.pk).update(time_zone="America/New_York")
+    alice.refresh_from_db()
+    tactics_tick()
     page = client_for(alice).get(job_url()).content.decode()
     assert "America/New_York" in page
+    counts = page.split('id="counts-h"')[1].split("</section>")[0]
+    assert "17:00" in counts  # late or due: at the end of her working day, where she is
+    assert "22:00" not in counts and "21:00" not in counts  # not in the business's UTC
