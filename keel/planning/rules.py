@@ -38,11 +38,16 @@ def _rrule_line(text: str) -> str:
     return text[len("RRULE:") :] if text.upper().startswith("RRULE:") else text
 
 
-def schedule_days(*, rule: str, first: date, last: date) -> Iterator[date]:
-    """The days from `first` to `last` (both included) that `rule` names."""
-    start = datetime.combine(first, time())
-    for moment in rrulestr(_rrule_line(rule), dtstart=start).between(
-        start, datetime.combine(last, time()), inc=True
+def schedule_days(
+    *, rule: str, first: date, last: date, start: date | None = None
+) -> Iterator[date]:
+    """The days from `first` to `last` (both included) that `rule` names, counted from
+    `start` (the plan's first day; default `first`): "every other Monday" and "monthly"
+    are every other Monday and each month *since the plan began*, whatever window is asked.
+    """
+    origin = datetime.combine(start or first, time())
+    for moment in rrulestr(_rrule_line(rule), dtstart=origin).between(
+        datetime.combine(first, time()), datetime.combine(last, time()), inc=True
     ):
         yield moment.date()
 

@@ -75,7 +75,9 @@ def wanted(tactic: Tactic, *, today: date, zone: ZoneInfo) -> list[Wanted]:
         last = min(plan.ends_on, today)
         if first > last:
             return []
-        days = rules.schedule_days(rule=tactic.schedule, first=first, last=last)
+        days = rules.schedule_days(
+            rule=tactic.schedule, first=first, last=last, start=plan.starts_on
+        )
         return [
             Wanted(day.isoformat(), *day_bounds(day, zone), rules.due_at(day, zone)) for day in days
         ]

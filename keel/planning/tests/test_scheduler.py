@@ -230,3 +230,23 @@ def test_two_workers_ticking_at_once_make_each_piece_once(research: Tactic, sue:
         made = sorted(pool.map(tick, [1, 2]))
     assert made == [0, 5]  # Monday to Friday, once
     assert Occurrence.objects.count() == Task.objects.filter(source=TaskSource.TACTIC).count() == 5
+
+
+@pytest.mark.parametrize(
+    ("rule", "days"),
+    [
+        ("FREQ=WEEKLY", [2, 9, 16, 23, 30]),  # the plan starts on Monday 2 November
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", [2, 16, 30]),
+        ("FREQ=DAILY;INTERVAL=3", [2, 5, 8, 11, 14, 17, 20, 23, 26, 29]),
+        ("FREQ=MONTHLY", [2]),
+        ("FREQ=MONTHLY;BYMONTHDAY=15", [15]),
+    ],
+)
+def test_a_schedule_counts_from_the_plans_start_over_daily_ticks(
+    plan: TacticalPlan, sue: User, rule: str, days: list[int]
+) -> None:
+    Tactic.objects.create(plan=plan, name="Review", shape=Shape.RECURRING,
+                          role=Role.SALES_SPECIALIST, schedule=rule)  # fmt: skip
+    for day in range(2, 31):  # every day of November from the plan's start, once
+        tactics_tick(now=at(date(2026, 11, day)))
+    assert [d for _, d in tasks(sue)] == [date(2026, 11, n) for n in days]
