@@ -4,7 +4,8 @@
 - A tactical plan and its tactics are kept by the manager of the plan's team, and by the
   owner; a plan of no team only by the owner.
 - A person's "My job" page is theirs to read, and their manager's and the owner's
-  (accounts.permissions.manages): nobody reads a colleague's uninvited.
+  (`oversees`: a sales manager oversees the people of their team who manage nobody, the
+  owner everyone): nobody reads a colleague's uninvited, nor a fellow manager's.
 - Check-ins: written by whoever manages the person; read by the person, their manager,
   the owner and the check-in's author; answered by the person alone. Nobody reads
   another team's.
@@ -14,7 +15,7 @@
 from django.db.models import Q, QuerySet
 
 from keel.accounts.models import Role, User
-from keel.accounts.permissions import manages
+from keel.accounts.permissions import MANAGING_ROLES
 from keel.core.exceptions import NotAllowed
 from keel.planning.models import CheckIn, TacticalPlan
 
@@ -51,9 +52,25 @@ def ensure_can_edit_plan(user: User, plan: TacticalPlan) -> None:
         )
 
 
+def oversees(user: User, person: User) -> bool:
+    """Whether `user` answers for `person`'s work: the owner for everyone else; a sales
+    manager for the people of their team who are not managers themselves."""
+    if not user.is_active or user.pk == person.pk:
+        return False
+    if is_owner(user):
+        return True
+    return (
+        user.role == Role.SALES_MANAGER
+        and user.team_id is not None
+        and person.team_id == user.team_id
+        and person.role not in MANAGING_ROLES
+        and not person.is_superuser
+    )
+
+
 def can_view_job(user: User, person: User) -> bool:
     """A person's My job page: theirs, their manager's and the owner's."""
-    return user.is_active and (user.pk == person.pk or manages(user, person))
+    return user.is_active and (user.pk == person.pk or oversees(user, person))
 
 
 def ensure_can_view_job(user: User, person: User) -> None:
@@ -65,7 +82,7 @@ def ensure_can_view_job(user: User, person: User) -> None:
 
 
 def can_write_check_in(user: User, person: User) -> bool:
-    return user.pk != person.pk and manages(user, person)
+    return oversees(user, person)
 
 
 def ensure_can_write_check_in(user: User, person: User) -> None:
@@ -82,7 +99,8 @@ def check_ins_visible(user: User) -> QuerySet[CheckIn]:
         return CheckIn.objects.all()
     mine = Q(person=user) | Q(author=user)
     if user.role == Role.SALES_MANAGER and user.team_id is not None:
-        mine |= Q(person__team_id=user.team_id)
+        team = Q(person__team_id=user.team_id) & ~Q(person__role__in=MANAGING_ROLES)
+        mine |= team & Q(person__is_superuser=False)
     return CheckIn.objects.filter(mine)
 
 
@@ -103,5 +121,7 @@ def people_managed(user: User) -> QuerySet[User]:
     if is_owner(user):
         return people
     if user.is_active and user.role == Role.SALES_MANAGER and user.team_id is not None:
-        return people.filter(team_id=user.team_id)
+        return people.filter(team_id=user.team_id, is_superuser=False).exclude(
+            role__in=MANAGING_ROLES
+        )
     return people.none()

@@ -289,9 +289,11 @@ def tactic_new(request: HttpRequest, plan_pk: int) -> HttpResponse:
     user, plan = _plan_keeper(request, plan_pk)
     if request.method != "POST":
         shape = shape_of(request.GET.get("shape"), Shape.RECURRING)
-        form = TacticForm(initial={"shape": shape}, shape=shape)
+        form = TacticForm(initial={"shape": shape}, shape=shape, plan=plan)
         return _tactic_page(request, form=form, plan=plan, tactic=None)
-    form = TacticForm(request.POST, shape=shape_of(request.POST.get("shape"), Shape.RECURRING))
+    form = TacticForm(
+        request.POST, shape=shape_of(request.POST.get("shape"), Shape.RECURRING), plan=plan
+    )
     if form.is_valid():
         try:
             tactic = services.tactic_create(plan=plan, by=user, data=form.service_data())
@@ -314,10 +316,10 @@ def tactic_edit(request: HttpRequest, plan_pk: int, pk: int) -> HttpResponse:
     if request.method != "POST":
         shape = shape_of(request.GET.get("shape"), tactic.shape)
         initial = {**TacticForm.initial_for(tactic), "shape": shape}
-        form = TacticForm(initial=initial, shape=shape, editing=True)
+        form = TacticForm(initial=initial, shape=shape, editing=True, plan=plan)
         return _tactic_page(request, form=form, plan=plan, tactic=tactic)
     shape = shape_of(request.POST.get("shape"), tactic.shape)
-    form = TacticForm(request.POST, shape=shape, editing=True)
+    form = TacticForm(request.POST, shape=shape, editing=True, plan=plan)
     status = 400
     if form.is_valid():
         try:
@@ -331,7 +333,7 @@ def tactic_edit(request: HttpRequest, plan_pk: int, pk: int) -> HttpResponse:
             raise PermissionDenied from None
         except StaleVersion as error:
             data = _stale_data(request, Tactic.objects.get(pk=pk))
-            form = TacticForm(data, shape=shape, editing=True)
+            form = TacticForm(data, shape=shape, editing=True, plan=plan)
             _show_stale(form, error)
             status = 409
         except InvalidInput as error:

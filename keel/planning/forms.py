@@ -212,11 +212,17 @@ class PlanForm(_Editable):
         }
 
 
-def _assignees() -> list[tuple[str, Any]]:
+def _assignees(plan: TacticalPlan | None) -> list[tuple[str, Any]]:
+    """Roles and people a tactic of `plan` may ask: a team's plan, its team's."""
+    where = "" if plan is None or plan.team is None else f" in team {plan.team}"
     roles = [
-        (f"role:{value}", f"Everyone who is a {label.lower()}") for value, label in Role.choices
+        (f"role:{value}", f"Everyone who is a {label.lower()}{where}")
+        for value, label in Role.choices
     ]
-    people = [(f"person:{u.pk}", u.get_full_name() or u.username) for u in _people()]
+    members = _people()
+    if plan is not None and plan.team_id is not None:
+        members = members.filter(team_id=plan.team_id)
+    people = [(f"person:{u.pk}", u.get_full_name() or u.username) for u in members]
     return [("", "—"), ("Roles", roles), ("People", people)]
 
 
@@ -280,10 +286,12 @@ class TacticForm(_Editable):
 
     ALIASES: ClassVar[dict[str, str]] = {"role": "assignee", "person": "assignee"}
 
-    def __init__(self, *args: Any, shape: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, shape: str, plan: TacticalPlan | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.chosen_shape = shape
-        self.fields["assignee"].choices = _assignees()  # type: ignore[attr-defined]
+        self.fields["assignee"].choices = _assignees(plan)  # type: ignore[attr-defined]
         self.fields["trigger_stage"].choices = _stages()  # type: ignore[attr-defined]
         for name in ALL_SHAPE_FIELDS - set(SHAPE_FIELDS.get(shape, ())):
             del self.fields[name]

@@ -184,8 +184,10 @@ def sum_counts(counts: Iterable[SlaCounts]) -> SlaCounts:
 
 
 def tactics_of(person: User) -> list[Tactic]:
-    """The active tactics asking something of `person`: theirs by name or by role."""
-    mine = Q(person=person) | Q(role=person.role, person__isnull=True)
+    """The active tactics asking something of `person`: theirs by name, or by role in a
+    plan of the business or of their team."""
+    their_plans = Q(plan__team__isnull=True) | Q(plan__team_id=person.team_id)
+    mine = Q(person=person) | (Q(role=person.role, person__isnull=True) & their_plans)
     goals = Prefetch("plan__strategy__goals", queryset=Goal.objects.select_related("metric"))
     return list(
         Tactic.objects.filter(mine, is_active=True, plan__is_active=True)

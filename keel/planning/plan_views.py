@@ -28,6 +28,9 @@ from keel.planning.sla import GoalProgress, SlaCounts, goal_progress, sla_by_per
 
 WINDOW_DAYS = 30
 BEHIND_NAMED = 6  # the people behind named on the plan page; the tactic's page has all
+# A tactic's totals are shown to someone who may not see everyone they count only when
+# at least this many of those are hidden: one or two hidden people's results would show.
+HIDDEN_AT_LEAST = 3
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,14 @@ class TacticRow:
     counts: SlaCounts = field(default_factory=SlaCounts)
     people: list[PersonRow] = field(default_factory=list)  # those the viewer may see
     hidden_behind: int = 0  # behind, but not the viewer's to see by name
+    private: bool = False  # the totals would show one or two hidden people's results
 
     @property
     def on_track(self) -> bool:
+        """On track by the totals and nobody behind; when the totals are private, by the
+        people the viewer may see alone."""
+        if self.private:
+            return not self.behind
         return rules.on_track(on_time_rate=self.counts.on_time_rate) and not self.behind_count
 
     @property
@@ -71,14 +79,15 @@ class TacticRow:
 
 def _people_rows(
     viewer: User, tactic: Tactic, by_person: dict[int, tuple[User, SlaCounts]]
-) -> tuple[list[PersonRow], int]:
-    """Each person's row on `tactic`, sorted behind first; and how many hidden are behind."""
+) -> tuple[list[PersonRow], int, int]:
+    """Each person's row on `tactic` the viewer may see, sorted behind first; how many
+    hidden are behind, and how many are hidden."""
     counts: dict[int, int] = {}
     if tactic.shape == Shape.TARGET and tactic.due_on is not None:
         asked = list(assignees(tactic))
         by_person = {p.pk: by_person.get(p.pk, (p, SlaCounts())) for p in asked}
         counts = target_counts(tactic=tactic, people=asked)
-    rows, hidden = [], 0
+    rows, hidden_behind = [], 0
     for pk, (person, c) in by_person.items():
         on_track = rules.on_track(on_time_rate=c.on_time_rate)
         count = counts.get(pk)
@@ -87,9 +96,9 @@ def _people_rows(
         if can_view_job(viewer, person):
             rows.append(PersonRow(person, c, on_track, count))
         elif not on_track:
-            hidden += 1
+            hidden_behind += 1
     rows.sort(key=lambda r: (r.on_track, r.counts.on_time_rate or 0, str(r.person)))
-    return rows, hidden
+    return rows, hidden_behind, len(by_person) - len(rows)
 
 
 def _expected(tactic: Tactic) -> float:
@@ -103,31 +112,35 @@ def _expected(tactic: Tactic) -> float:
 NAMED_HOLDERS = 3  # a role held by this many people or fewer is shown by their names
 
 
-def _holders() -> dict[str, list[str]]:
-    holders: dict[str, list[str]] = {}
-    for person in User.objects.filter(is_active=True).only("first_name", "last_name", "username",
-                                                           "role"):  # fmt: skip
-        holders.setdefault(person.role, []).append(str(person))
+def _holders() -> dict[tuple[str, int | None], list[User]]:
+    """The active people by role and team, for saying who a tactic asks."""
+    holders: dict[tuple[str, int | None], list[User]] = {}
+    for person in User.objects.filter(is_active=True).select_related("team"):
+        holders.setdefault((person.role, person.team_id), []).append(person)
+        holders.setdefault((person.role, None), []).append(person)
     return holders
 
 
-def _who(tactic: Tactic, holders: dict[str, list[str]]) -> str:
+def _who(viewer: User, tactic: Tactic, holders: dict[tuple[str, int | None], list[User]]) -> str:
+    """Who a tactic asks, naming only the people the viewer may see."""
     if tactic.person is not None:
-        return str(tactic.person)
-    names = holders.get(tactic.role, [])
+        return str(tactic.person) if can_view_job(viewer, tactic.person) else "one person"
+    people = holders.get((tactic.role, tactic.plan.team_id), [])
     role = tactic.get_role_display().lower()
-    if not names:
-        return f"every {role} (nobody holds the role)"
-    if len(names) <= NAMED_HOLDERS:
-        return ", ".join(names)
-    return f"every {role} ({len(names)} people)"
+    where = f" in team {tactic.plan.team}" if tactic.plan.team_id else ""
+    if not people:
+        return f"every {role}{where} (nobody holds the role)"
+    if len(people) <= NAMED_HOLDERS and all(can_view_job(viewer, p) for p in people):
+        return ", ".join(str(p) for p in people)
+    return f"every {role}{where} ({len(people)} people)"
 
 
 def tactic_rows(viewer: User, tactics: list[Tactic]) -> list[TacticRow]:
     """Each tactic's work due in the window, one query for all of them."""
     now = timezone.now()
     holders = _holders()
-    found = sla_by_person(start=now - timedelta(days=WINDOW_DAYS), end=now, now=now)
+    one = tactics[0] if len(tactics) == 1 else None  # a tactic's page reads its own only
+    found = sla_by_person(start=now - timedelta(days=WINDOW_DAYS), end=now, now=now, tactic=one)
     per_tactic: dict[int, dict[int, tuple[User, SlaCounts]]] = {}
     for row in found:
         if row.person is not None:
@@ -135,10 +148,14 @@ def tactic_rows(viewer: User, tactics: list[Tactic]) -> list[TacticRow]:
     rows = []
     for tactic in tactics:
         by_person = per_tactic.get(tactic.pk, {})
-        people, hidden = _people_rows(viewer, tactic, by_person)
+        people, hidden_behind, hidden = _people_rows(viewer, tactic, by_person)
         total = sum_counts(c for _, c in by_person.values())
-        words, who = tactic_words(tactic), _who(tactic, holders)
-        rows.append(TacticRow(tactic, words, who, total, people, hidden))
+        words, who = tactic_words(tactic), _who(viewer, tactic, holders)
+        if 0 < hidden < HIDDEN_AT_LEAST:  # the totals and who is behind would name them
+            total, hidden_behind, private = SlaCounts(), 0, True
+        else:
+            private = False
+        rows.append(TacticRow(tactic, words, who, total, people, hidden_behind, private))
     return rows
 
 
@@ -164,7 +181,9 @@ def plans_page(request: HttpRequest) -> HttpResponse:
     goals = {
         g.pk: goal_progress(goal=g, today=today) for g in Goal.objects.select_related("metric")
     }
-    tactics = Tactic.objects.filter(is_active=True).select_related("person", "plan__strategy")
+    tactics = Tactic.objects.filter(is_active=True).select_related(
+        "person__team", "plan__strategy", "plan__team"
+    )
     plans = TacticalPlan.objects.filter(is_active=True).select_related("team", "strategy")
     strategies = Strategy.objects.prefetch_related(
         "goals", Prefetch("plans", queryset=plans.prefetch_related(Prefetch("tactics", tactics)))

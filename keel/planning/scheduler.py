@@ -48,10 +48,13 @@ class Wanted:
 
 
 def assignees(tactic: Tactic) -> QuerySet[User]:
-    """Who a tactic asks: its person, or everyone active holding its role."""
+    """Who a tactic asks: its person, or everyone active holding its role — in the plan's
+    team when the plan is a team's."""
     if tactic.person_id is not None:
         return User.objects.filter(pk=tactic.person_id, is_active=True)
-    return User.objects.filter(role=tactic.role, is_active=True)
+    holders = User.objects.filter(role=tactic.role, is_active=True)
+    team_id = tactic.plan.team_id
+    return holders if team_id is None else holders.filter(team_id=team_id)
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -103,11 +106,13 @@ def tactics_tick(*, now: datetime | None = None) -> TickResult:
     """
     now = now or timezone.now()
     tick_lock()
-    people: dict[str, list[tuple[int, str]]] = defaultdict(list)  # by role, and by "#id"
-    for pk, role, zone_name in User.objects.filter(is_active=True).values_list(
-        "pk", "role", "time_zone"
+    # Who each tactic may ask: by role ("role"), by role in a team ("role@team"), by id.
+    people: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for pk, role, team_id, zone_name in User.objects.filter(is_active=True).values_list(
+        "pk", "role", "team_id", "time_zone"
     ):
         people[role].append((pk, zone_name))
+        people[f"{role}@{team_id}"].append((pk, zone_name))
         people[f"#{pk}"].append((pk, zone_name))
     # Each zone once: a person's today, and the zone itself, for every tactic below.
     zones = {
@@ -126,7 +131,7 @@ def tactics_tick(*, now: datetime | None = None) -> TickResult:
     asks: list[tuple[Tactic, list[tuple[int, str]], dict[str, list[Wanted]]]] = []
     keys: set[str] = set()
     for tactic in tactics:
-        asked = people[f"#{tactic.person_id}" if tactic.person_id else tactic.role]
+        asked = people[_asked_key(tactic)]
         by_zone = {
             name: wanted(tactic, today=zones[name][1], zone=zones[name][0])
             for name in {z for _, z in asked}
@@ -157,6 +162,13 @@ def tactics_tick(*, now: datetime | None = None) -> TickResult:
         if (tactic.pk, person_id, w.key) not in known
     ]
     return TickResult(created=occurrences_load(new, now=now))
+
+
+def _asked_key(tactic: Tactic) -> str:
+    if tactic.person_id is not None:
+        return f"#{tactic.person_id}"
+    team_id = tactic.plan.team_id
+    return tactic.role if team_id is None else f"{tactic.role}@{team_id}"
 
 
 def tick_lock() -> None:

@@ -149,7 +149,17 @@ def _plan_file_write(*, spec: PlanFileSpec, by: User) -> ImportResult:
         refusal = _plan_refusal(by=by, name=p.name, team=team)
         if refusal:
             refused.append(f"plans[{i}]: {refusal}")
-        else:
+            continue
+        outsiders = [
+            (j, t.person)
+            for j, t in enumerate(p.tactics)
+            if team is not None and t.person and users[t.person].team_id != team.pk
+        ]
+        refused += [
+            f"plans[{i}].tactics[{j}].person: {name} is not in team {team}, whose plan this is"
+            for j, name in outsiders
+        ]
+        if not outsiders:
             _plan_write(result, by=by, p=p, team=team, users=users)
     if refused:
         raise NotAllowed(
@@ -551,7 +561,19 @@ def plan_update(
     return current
 
 
-def _tactic_check(tactic: Tactic, plan: TacticalPlan) -> None:
+def _ensure_may_assign(by: User, tactic: Tactic, plan: TacticalPlan) -> None:
+    """A team's plan asks its own people only: a person named must be in its team."""
+    person = tactic.person
+    if person is None or plan.team_id is None or person.team_id == plan.team_id:
+        return
+    raise NotAllowed(
+        f"{by} may not assign {person} a tactic of {plan}: the plan is team {plan.team}'s, "
+        f"and {person} is not in it."
+    )
+
+
+def _tactic_check(tactic: Tactic, plan: TacticalPlan, by: User) -> None:
+    _ensure_may_assign(by, tactic, plan)
     values = {key: getattr(tactic, key) for key in TACTIC_FIELDS}
     stages = frozenset(Stage.objects.values_list("name", flat=True).distinct())
     _refuse("tactic", tactic_problems(values, span=(plan.starts_on, plan.ends_on), stages=stages))
@@ -571,7 +593,7 @@ def tactic_create(*, plan: TacticalPlan, by: User, data: dict[str, Any]) -> Tact
     if "position" not in data:
         data = {**data, "position": plan.tactics.count()}
     tactic = Tactic(plan=plan, **data)
-    _tactic_check(tactic, plan)
+    _tactic_check(tactic, plan, by)
     tactic.save()
     label = _tactic_label(tactic, plan)
     audit_record(actor=by, action="tactic.create", obj=tactic, summary=label)
@@ -595,7 +617,7 @@ def tactic_update(
     changed = Tactic.objects.get(pk=current.pk)
     for key, value in data.items():
         setattr(changed, key, value)
-    _tactic_check(changed, plan)
+    _tactic_check(changed, plan, by)
     changes = model_update(instance=current, data=data, fields=TACTIC_FIELDS)
     if changes:
         label = _tactic_label(current, plan)

@@ -7,7 +7,7 @@ so firing it twice asks for nothing twice.
 
 Who is asked: a tactic's person; or, for a tactic assigned to a role, the person who
 owns the event's record when they hold that role (the salesperson who owns the whale),
-and otherwise everyone active holding it.
+and otherwise everyone active holding it; a team's plan asks its team only.
 """
 
 from datetime import datetime, timedelta
@@ -24,7 +24,7 @@ from keel.planning.scheduler import assignees, occurrences_create
 
 def _tactics(trigger: Trigger, at: datetime) -> QuerySet[Tactic]:
     day = timezone.localtime(at).date()
-    return Tactic.objects.filter(
+    return Tactic.objects.select_related("plan").filter(
         is_active=True,
         shape=Shape.TRIGGERED,
         trigger=trigger,
@@ -35,9 +35,12 @@ def _tactics(trigger: Trigger, at: datetime) -> QuerySet[Tactic]:
 
 
 def _people(tactic: Tactic, owner: User | None) -> list[int]:
-    holds_role = owner is not None and owner.is_active and owner.role == tactic.role
-    if tactic.person_id is None and owner is not None and holds_role:
-        return [owner.pk]
+    """The tactic's person; else the record's owner if they hold its role (in the plan's
+    team, for a team's plan); else everyone `assignees` names."""
+    if tactic.person_id is None and owner is not None and owner.is_active:
+        in_team = tactic.plan.team_id is None or owner.team_id == tactic.plan.team_id
+        if owner.role == tactic.role and in_team:
+            return [owner.pk]
     return list(assignees(tactic).values_list("pk", flat=True))
 
 

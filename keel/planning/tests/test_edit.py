@@ -7,8 +7,11 @@ manager and the owner, a plan of no team by the owner alone; everyone else gets 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -622,3 +625,51 @@ def test_the_plan_page_lists_its_tactics(mary: User, north_plan: TacticalPlan, r
     assert (
         reverse("planning:tactic_edit", args=[north_plan.pk, research.pk]) in page.content.decode()
     )
+
+
+# --- a team's plan asks its own team only -------------------------------------------------
+
+
+def test_a_manager_may_not_assign_another_teams_person(
+    north_plan: TacticalPlan, mary: User, sam: User, olivia: User
+) -> None:
+    data = {**RECURRING, "role": "", "person": sam}
+    with pytest.raises(NotAllowed, match="Sam is not in it"):
+        tactic_create(plan=north_plan, by=mary, data=data)
+    with pytest.raises(NotAllowed, match="not in it"):  # not even the owner, on a team's plan
+        tactic_create(plan=north_plan, by=olivia, data=data)
+    assert not Tactic.objects.exists()
+
+
+def test_a_teams_role_tactic_asks_that_team_only(
+    north_plan: TacticalPlan, mary: User, alice: User, bob: User, sam: User
+) -> None:
+    from keel.planning.job import tactics_of
+    from keel.planning.models import Occurrence
+    from keel.planning.scheduler import tactics_tick
+
+    tactic_create(plan=north_plan, by=mary, data={**RECURRING, "role": "salesperson"})
+    tactics_tick(now=datetime(2026, 9, 1, 9, tzinfo=ZoneInfo(settings.TIME_ZONE)))
+    asked = set(Occurrence.objects.values_list("person__username", flat=True))
+    assert asked == {"alice", "bob"}
+    assert tactics_of(sam) == [] and len(tactics_of(alice)) == 1
+
+
+def test_an_import_may_not_assign_another_teams_person(
+    north_plan: TacticalPlan, mary: User, sam: User
+) -> None:
+    from keel.planning.selectors import plan_export
+    from keel.planning.services import plan_import
+
+    document = yaml.safe_load(plan_export(name=north_plan.name))
+    document["plans"][0]["tactics"] = [
+        {"name": "Call the whales", "shape": "recurring", "person": "sam",
+         "schedule": "FREQ=DAILY"}
+    ]  # fmt: skip
+    text = yaml.safe_dump(document)
+    with pytest.raises(NotAllowed) as refused:
+        plan_import(text=text, by=mary)
+    assert refused.value.details == [
+        "plans[0].tactics[0].person: sam is not in team North, whose plan this is"
+    ]
+    assert not Tactic.objects.exists()

@@ -130,9 +130,11 @@ def test_the_forbidden_check_in_paths(
     for user in (steve, bob, alice):
         assert client_for(user).post(url, {"check_in-text": "x"}).status_code == 403
     assert CheckIn.objects.count() == 1
-    # Nobody reads another team's check-ins: not on any page, not as a row they may answer.
+    # Nobody reads another team's check-ins: not on her page, not on their team view.
     for user in (steve, sam, bob):
-        assert "Private to North." not in client_for(user).get(job_url()).content.decode()
+        assert client_for(user).get(job_url(alice)).status_code == 403
+    team_view = client_for(steve).get(reverse("planning:team")).content.decode()
+    assert "Alice" not in team_view and "Private to North." not in team_view
     answer = reverse("planning:check_in_answer", args=[check_in.pk])
     assert client_for(steve).post(answer, {"reply": "x"}).status_code == 404
     assert client_for(bob).post(answer, {"reply": "x"}).status_code == 404
@@ -187,8 +189,28 @@ def test_the_plan_shows_who_is_behind_to_those_who_may_see_them(
 
     owners = behind_panel(olivia)
     assert "Alice" in owners and "Sam" in owners and "Bob" not in owners
-    alices = behind_panel(alice)  # herself, and a count for the others
-    assert "Alice" in alices and "Sam" not in alices and "1 in other teams" in alices
+    # Alice sees herself; Bob and Sam are two people she may not see: their results, even
+    # as a total or a count of who is behind, would show, so none is.
+    alices = behind_panel(alice)
+    assert "Alice" in alices and "Sam" not in alices and "on time" not in alices
+    assert "you may not see" not in alices
+
+
+def test_one_persons_tactic_shows_nothing_of_them_to_others(
+    plan: TacticalPlan, alice: User, sam: User, olivia: User
+) -> None:
+    """Sam's own tactic: Alice (another team) sees that it exists, not whose or how."""
+    tactic = Tactic.objects.create(plan=plan, name="Whale calls", shape=Shape.RECURRING,
+                                   person=sam, schedule="FREQ=DAILY")  # fmt: skip
+    tactics_tick(now=timezone.now() - timedelta(days=3))  # three days of work, none done
+    plans = client_for(alice).get(reverse("planning:plans")).content.decode()
+    row = plans.split("Whale calls")[1].split("</tr>")[0]
+    page = client_for(alice).get(reverse("planning:tactic", args=[tactic.pk])).content.decode()
+    for seen in (row, page.split('id="main"')[1]):
+        assert "Sam" not in seen and "0%" not in seen and "Behind" not in seen
+        assert "one person" in seen
+    owners = client_for(olivia).get(reverse("planning:tactic", args=[tactic.pk])).content.decode()
+    assert "Sam" in owners and "0%" in owners and "Behind" in owners
 
 
 def test_the_job_page_reads_a_bounded_number_of_queries(plan: TacticalPlan, alice: User) -> None:
@@ -245,3 +267,24 @@ def test_a_person_in_another_time_zone_sees_their_days_and_due_times(
     counts = page.split('id="counts-h"')[1].split("</section>")[0]
     assert "17:00" in counts  # late or due: at the end of her working day, where she is
     assert "22:00" not in counts and "21:00" not in counts  # not in the business's UTC
+
+
+def test_a_manager_does_not_oversee_a_fellow_manager_or_the_owner(
+    mary: User, north: Team, alice: User
+) -> None:
+    """Two managers in North, and the owner in it too: neither manager reads or writes the
+    other's (or the owner's) check-ins, nor lists them on the team view."""
+    max_ = UserFactory(username="max", role=Role.SALES_MANAGER, team=north)
+    boss = UserFactory(username="boss", role=Role.OWNER, team=north)
+    CheckIn.objects.create(person=max_, author=boss, text="Between the owner and Max.")
+    marys = client_for(mary)
+    for person in (max_, boss):
+        assert marys.get(job_url(person)).status_code == 403
+        post = marys.post(
+            reverse("planning:check_in_new", args=[person.pk]), {"check_in-text": "x"}
+        )
+        assert post.status_code == 403
+    team = marys.get(reverse("planning:team")).content.decode()
+    assert "Max" not in team and "Boss" not in team
+    assert "Between the owner and Max." in client_for(boss).get(job_url(max_)).content.decode()
+    assert client_for(mary).get(job_url(alice)).status_code == 200
