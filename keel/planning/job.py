@@ -256,13 +256,16 @@ def _pipeline(person: User, year: int) -> Pipeline:
 
 def _sla(person: User, month: date, now: datetime) -> tuple[list[TacticSla], dict[date, SlaCounts]]:
     """The month's states per tactic, the HISTORY_MONTHS before it, and each month's
-    totals: one query, grouped by tactic and month."""
+    totals: one query, grouped by tactic and month (the person's months, where they are)."""
     months = [month]
     for _ in range(HISTORY_MONTHS):
         months.insert(0, scorecard_rules.previous_month(months[0]))
+    zone = person.zone
     work = Occurrence.objects.filter(
-        person=person, due_at__gte=month_bounds(months[0])[0], due_at__lt=month_bounds(month)[1]
-    ).annotate(month=TruncMonth("due_at", tzinfo=timezone.get_default_timezone()))
+        person=person,
+        due_at__gte=month_bounds(months[0], zone)[0],
+        due_at__lt=month_bounds(month, zone)[1],
+    ).annotate(month=TruncMonth("due_at", tzinfo=zone))
     counted = sla_counts(occurrences=work, now=now, by=["tactic", "month"])
     this: dict[int, SlaCounts] = {}
     before: dict[int, list[SlaCounts]] = {}

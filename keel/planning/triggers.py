@@ -10,7 +10,8 @@ owns the event's record when they hold that role (the salesperson who owns the w
 and otherwise everyone active holding it; a team's plan asks its team only.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -19,7 +20,7 @@ from keel.accounts.models import User
 from keel.crm.models import Company, Contact
 from keel.pipeline.models import Deal, DealStatus, StageChange
 from keel.planning.models import Occurrence, Shape, Tactic, Trigger
-from keel.planning.scheduler import assignees, occurrences_create
+from keel.planning.scheduler import assignees, occurrences_create, zone_of
 
 
 def _tactics(trigger: Trigger, at: datetime) -> QuerySet[Tactic]:
@@ -58,20 +59,27 @@ def trigger_fire(
     tactics = _tactics(trigger, at)
     if trigger == Trigger.DEAL_ENTERED_STAGE:
         tactics = tactics.filter(trigger_stage__iexact=stage_name)
+    asked = [(tactic, person_id) for tactic in tactics for person_id in _people(tactic, owner)]
+    zones = dict(User.objects.filter(pk__in={pk for _, pk in asked}).values_list("pk", "time_zone"))
     new = [
         Occurrence(
             tactic=tactic,
             person_id=person_id,
             key=event[:100],
             opens_at=at,
-            due_at=at + timedelta(days=tactic.deadline_days or 0),
+            due_at=_days_after(at, tactic.deadline_days or 0, zone_of(zones[person_id])),
             deal=deal,
             company=company if company is not None else deal.company if deal else None,
         )
-        for tactic in tactics
-        for person_id in _people(tactic, owner)
+        for tactic, person_id in asked
     ]
     return occurrences_create(new)
+
+
+def _days_after(at: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """`days` days after `at` on the person's clock: 09:00 on Friday is due at 09:00 on
+    Wednesday where they are, across a change of the clocks too."""
+    return (timezone.localtime(at, zone) + timedelta(days=days)).astimezone(UTC)
 
 
 def stage_change_fire(*, change: StageChange) -> int:

@@ -43,7 +43,7 @@ requested metric needs it: however many records and months, one query per source
 
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -84,9 +84,9 @@ CENT = Decimal("0.01")
 DAY_MICROSECONDS = Decimal(86_400_000_000)
 
 
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    """The month's first instant and the next month's, in Keel's time zone."""
-    zone = timezone.get_default_timezone()
+def month_bounds(month: date, zone: tzinfo | None = None) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's, in Keel's time zone (or `zone`)."""
+    zone = zone or timezone.get_default_timezone()
     start = rules.month_start(month)
     end = rules.next_month(start)
     return (

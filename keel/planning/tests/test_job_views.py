@@ -288,3 +288,21 @@ def test_a_manager_does_not_oversee_a_fellow_manager_or_the_owner(
     assert "Max" not in team and "Boss" not in team
     assert "Between the owner and Max." in client_for(boss).get(job_url(max_)).content.decode()
     assert client_for(mary).get(job_url(alice)).status_code == 200
+
+
+def test_the_months_of_my_work_are_my_months(plan: TacticalPlan, alice: User) -> None:
+    """Work due at 17:00 on 30 November in Los Angeles (01:00 on 1 December in UTC) is
+    November's work on her page."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    User.objects.filter(pk=alice.pk).update(time_zone="America/Los_Angeles")
+    alice.refresh_from_db()
+    la = ZoneInfo("America/Los_Angeles")
+    tactic = Tactic.objects.get(name="Ten calls")
+    due = datetime(2026, 11, 30, 17, tzinfo=la)
+    Occurrence.objects.create(tactic=tactic, person=alice, key="2026-11-30",
+                              opens_at=datetime(2026, 11, 30, tzinfo=la), due_at=due)  # fmt: skip
+    found = job(person=alice, month=date(2026, 11, 1), now=due + timedelta(days=30))
+    assert found.trend[date(2026, 11, 1)].missed == 1
+    assert [row.tactic.name for row in found.sla] == ["Ten calls"]

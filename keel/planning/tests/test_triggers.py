@@ -170,3 +170,25 @@ def test_an_inquiry_dated_ahead_counts_from_now_and_none_before_the_plan(
     [task] = tactic_tasks()
     assert task.due_at is not None
     assert before + timedelta(days=1) <= task.due_at <= timezone.now() + timedelta(days=1)
+
+
+def test_a_deadline_is_days_on_the_persons_clock_across_a_clock_change(
+    plan: TacticalPlan, alice: User, mary: User
+) -> None:
+    """Rome's clocks go back on Sunday 25 October 2026: an inquiry at 09:00 on Friday the
+    23rd, with 3 days, is due at 09:00 on Monday the 26th in Rome (one hour more)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from keel.planning.triggers import trigger_fire
+
+    User.objects.filter(pk=alice.pk).update(time_zone="Europe/Rome")
+    TacticalPlan.objects.filter(pk=plan.pk).update(starts_on=date(2026, 10, 1))
+    contact_tactic(plan, Trigger.INQUIRY_RECEIVED, 3)
+    rome = ZoneInfo("Europe/Rome")
+    at = datetime(2026, 10, 23, 9, tzinfo=rome)
+    trigger_fire(trigger=Trigger.INQUIRY_RECEIVED, event="contact:1:inquiry", at=at, owner=alice)
+    [task] = tactic_tasks()
+    assert task.due_at is not None
+    assert task.due_at.astimezone(rome) == datetime(2026, 10, 26, 9, tzinfo=rome)
+    assert task.due_at - at == timedelta(days=3, hours=1)
