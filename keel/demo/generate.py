@@ -6,9 +6,9 @@ the simulation (counting on from the highest id in each table) so rows link to e
 without reading anything back. Nothing goes through `full_clean` or the services: the
 simulation keeps the invariants itself, and the tests check them on the stored rows.
 
-Once the rows are in, the owner sets this year's goals through the scorecard's service,
-from last year's figures as the scorecard reads them (`demo_goals_set`), and imports the
-whale-hunting plan, with four months of its work behind it (`keel.demo.plan`).
+Once the rows are in, the owner imports the whale-hunting plan, with four months of its
+work behind it (`keel.demo.plan`), and sets this year's goals through the scorecard's
+service, from last year's figures as the scorecard reads them (`demo_goals_set`).
 """
 
 import gc
@@ -308,11 +308,12 @@ def demo_build(
         report("Funnel stages", 0, 1)
         _statistics_refresh([table.model for table in rows.tables.values()])
         funnel_recompute()
-        report("Goals", 0, 1)
         owner = User.objects.get(username=CAST[0].username)
-        goals = demo_goals_set(today=today, by=owner)
+        # The plan's work logs activities: the goals are set from the figures with them.
         report("Whale-hunting plan", 0, 1)
         plan = demo_plan_build(today=today, seed=seed, by=owner)
+        report("Goals", 0, 1)
+        goals = demo_goals_set(today=today, by=owner)
         report("Committing", 0, 1)
         InstanceSetting.objects.create(
             key=DEMO_KEY,

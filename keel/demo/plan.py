@@ -18,12 +18,19 @@ from typing import Any
 import yaml
 
 from keel.accounts.models import Role, User
-from keel.activities.models import Task
+from keel.activities.models import Activity, Task
 from keel.crm.models import Company, Tier
 from keel.pipeline.models import StageChange
 from keel.planning import rules
 from keel.planning.dossier_services import dossier_complete, dossier_open, section_done
-from keel.planning.models import CheckIn, Dossier, Occurrence, TacticalPlan, TradeOffRule
+from keel.planning.models import (
+    CheckIn,
+    Dossier,
+    Measure,
+    Occurrence,
+    TacticalPlan,
+    TradeOffRule,
+)
 from keel.planning.scheduler import tactics_tick
 from keel.planning.services import plan_import
 from keel.planning.sla import sla_counts
@@ -148,18 +155,35 @@ def _work_done(*, plan: TacticalPlan, now: datetime, rng: random.Random) -> dict
         .select_related("tactic", "task")
         .order_by("id")
     )
-    tasks = []
+    tasks: list[Task] = []
+    logged: list[Activity] = []
     states = {state.value: 0 for state in rules.Sla}
+    # Research is logged on the whale researched: the dossiers' companies, in turn.
+    researched = list(Dossier.objects.order_by("id").values_list("company_id", flat=True))
     for o in occurrences:
         task = o.task
         assert task is not None  # noqa: S101 - filtered above
         o.created_at = o.opens_at
         task.created_at = o.created_at
-        o.done_at = task.done_at = _done_at(due=o.due_at, asked=o.created_at, now=now, rng=rng)
+        done = _done_at(due=o.due_at, asked=o.created_at, now=now, rng=rng)
+        if done is not None and o.closes_at is not None:
+            done = min(done, o.closes_at - timedelta(minutes=rng.randint(5, 90)))  # that day
+        o.done_at = task.done_at = done
         tasks.append(task)
         states[rules.sla(due=o.due_at, done=o.done_at, now=now)] += 1
+        company_id = o.company_id or (researched[len(logged) % len(researched)]
+                                      if researched and not o.deal_id else None)  # fmt: skip
+        measured = o.tactic.measure == Measure.ACTIVITY_LOGGED
+        if done is not None and measured and (o.deal_id or company_id):
+            # The work is measured by what was logged, not by the ticked task: log it.
+            logged.append(
+                Activity(type=o.tactic.activity_type, at=done, by_id=o.person_id,
+                         deal_id=o.deal_id, company_id=company_id,
+                         duration_minutes=o.tactic.minutes, notes=f"{o.tactic.name}: done.")
+            )  # fmt: skip
     Occurrence.objects.bulk_update(occurrences, ["created_at", "done_at"], batch_size=1000)
     Task.objects.bulk_update(tasks, ["created_at", "done_at"], batch_size=1000)
+    Activity.objects.bulk_create(logged, batch_size=1000)
     return states
 
 

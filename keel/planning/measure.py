@@ -8,9 +8,12 @@ and window, chosen row by row with CASE on the tactic's measure and shape):
 - activity_logged: the first activity of the tactic's type logged by the person in the
   occurrence's window — for a recurring one its day where the person is (`opens_at` to
   `closes_at`), for a triggered one after the event (`opens_at`) and on its deal, else
-  its company, if it has one — else the task's `done_at`;
+  its company, if it has one;
 - record_created: the first company, contact or deal the person owns that was created
-  in the same window, else the task's `done_at`.
+  in the same window.
+
+Ticking the task off counts only for task_completed: the other two are measured by the
+records the work leaves, never self-reported.
 
 A target occurrence is measured by its task; how far its count has come is
 `target_progress` (records or activities counted from the plan's start to `due_on`).
@@ -36,7 +39,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from keel.accounts.models import User
@@ -129,23 +131,14 @@ def measured_at(*, used: Collection[tuple[str, str]] | None = None) -> Case:
         used = [(Measure.ACTIVITY_LOGGED, "")] + [(Measure.RECORD_CREATED, k) for k in RECORDS]
     measures = {measure for measure, _ in used}
     kinds = {kind for measure, kind in used if measure == Measure.RECORD_CREATED}
-    task_done = F("task__done_at")
     branches = []
     if Measure.ACTIVITY_LOGGED in measures:
-        branches.append(
-            When(
-                tactic__measure=Measure.ACTIVITY_LOGGED,
-                then=Coalesce(_activity_logged(), task_done, output_field=DateTimeField()),
-            )
-        )
+        branches.append(When(tactic__measure=Measure.ACTIVITY_LOGGED, then=_activity_logged()))
     if kinds:
-        branches.append(
-            When(
-                tactic__measure=Measure.RECORD_CREATED,
-                then=Coalesce(_record_created(kinds), task_done, output_field=DateTimeField()),
-            )
-        )
-    return Case(*branches, default=task_done, output_field=DateTimeField())
+        branches.append(When(tactic__measure=Measure.RECORD_CREATED, then=_record_created(kinds)))
+    # Any other measure (task_completed), and a record kind no tactic uses: the task.
+    record = When(tactic__measure=Measure.RECORD_CREATED, then=NOTHING)
+    return Case(*branches, record, default=F("task__done_at"), output_field=DateTimeField())
 
 
 def occurrences_measured(*, occurrences: QuerySet[Occurrence]) -> QuerySet[Occurrence]:

@@ -109,17 +109,24 @@ def test_a_call_on_the_day_counts_another_type_or_day_does_not(
     }
 
 
-def test_the_task_counts_when_no_activity_does(
+def test_a_ticked_task_alone_does_not_count_what_is_measured_by_records(
     plan: TacticalPlan, alice: User, acme: Company
 ) -> None:
-    tactic = daily(
+    """Measured, not self-reported: ticking "Five calls" off logs no call."""
+    calls = daily(
         plan, "Five calls", measure=Measure.ACTIVITY_LOGGED, activity_type=ActivityType.CALL
     )
+    leads = daily(plan, "New leads", measure=Measure.RECORD_CREATED, record_kind=RecordKind.CONTACT)
     tactics_tick(now=at(MONDAY))
-    work = occurrence(tactic, alice)
-    Task.objects.filter(pk=work.task_id).update(done_at=at(MONDAY, 16))
-    assert done_moments(occurrences=Occurrence.objects.filter(pk=work.pk)) == {
-        work.pk: at(MONDAY, 16)
+    work = [occurrence(calls, alice), occurrence(leads, alice)]
+    Task.objects.filter(pk__in=[w.task_id for w in work]).update(done_at=at(MONDAY, 16))
+    assert done_moments(occurrences=Occurrence.objects.filter(person=alice)) == {
+        work[0].pk: None,
+        work[1].pk: None,
+    }
+    log(alice, ActivityType.CALL, at(MONDAY, 17), acme)
+    assert done_moments(occurrences=Occurrence.objects.filter(pk=work[0].pk)) == {
+        work[0].pk: at(MONDAY, 17)
     }
 
 
