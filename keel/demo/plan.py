@@ -217,8 +217,8 @@ ASSESSMENTS = {
     "good": [
         "Steady month: the work was done when it was due. Keep the whale contacts inside "
         "the 5 days and bring one of them to a first meeting next month.",
-        "On time nearly everywhere. Next step: write down what made the whale calls work "
-        "so the others can reuse it.",
+        "On time nearly everywhere. Next step: write down what made it work, so the others "
+        "can reuse it.",
     ],
     "fair": [
         "Most work done, but late too often in the second half of the month. Block the "

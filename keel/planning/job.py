@@ -82,7 +82,7 @@ def tactic_words(tactic: Tactic) -> str:
 def done_words(tactic: Tactic) -> str:
     """What counts as done, in Keel's records."""
     if tactic.measure == Measure.ACTIVITY_LOGGED:
-        return f"a {tactic.get_activity_type_display().lower()} logged"
+        return f"{tactic.get_activity_type_display().lower()} logged"
     if tactic.measure == Measure.RECORD_CREATED:
         return f"{RECORD_WORDS.get(tactic.record_kind, 'a record')} created"
     return "its task ticked off"

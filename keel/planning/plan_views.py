@@ -116,8 +116,9 @@ def _holders() -> dict[tuple[str, int | None], list[User]]:
     """The active people by role and team, for saying who a tactic asks."""
     holders: dict[tuple[str, int | None], list[User]] = {}
     for person in User.objects.filter(is_active=True).select_related("team"):
-        holders.setdefault((person.role, person.team_id), []).append(person)
         holders.setdefault((person.role, None), []).append(person)
+        if person.team_id is not None:
+            holders.setdefault((person.role, person.team_id), []).append(person)
     return holders
 
 

@@ -306,3 +306,11 @@ def test_the_months_of_my_work_are_my_months(plan: TacticalPlan, alice: User) ->
     found = job(person=alice, month=date(2026, 11, 1), now=due + timedelta(days=30))
     assert found.trend[date(2026, 11, 1)].missed == 1
     assert [row.tactic.name for row in found.sla] == ["Ten calls"]
+
+
+def test_who_a_role_tactic_asks_names_each_holder_once(plan: TacticalPlan, olivia: User) -> None:
+    Tactic.objects.create(plan=plan, name="Workshop", shape=Shape.TARGET, role=Role.OWNER,
+                          target_count=1, due_on=plan.ends_on)  # fmt: skip
+    page = client_for(olivia).get(reverse("planning:plans")).content.decode()
+    row = page.split("Workshop")[1].split("</tr>")[0]
+    assert row.count("Olivia") == 1
