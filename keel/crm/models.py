@@ -102,6 +102,8 @@ class Contact(TimeStamped):
     buying_role = models.CharField(max_length=20, choices=BuyingRole.choices, blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
     consent = models.BooleanField(default=False, help_text="Agreed to receive marketing.")
+    consent_text = models.TextField(blank=True, help_text="The wording they agreed to.")
+    consent_at = models.DateTimeField(null=True, blank=True, help_text="When they agreed.")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -113,7 +115,15 @@ class Contact(TimeStamped):
         null=True, blank=True, help_text="When the contact first expressed interest."
     )
     qualified_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the contact met the lead definition."
+        null=True, blank=True, help_text="Since when the contact meets the lead definition."
+    )
+    qualified_by = models.ForeignKey(
+        "leads.LeadDefinition",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The definition version that last judged the contact; none: by hand.",
     )
     referred_by = models.ForeignKey(
         "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"

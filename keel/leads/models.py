@@ -63,3 +63,106 @@ class MarketingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class DefinitionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class LeadDefinition(models.Model):
+    """The rules sales and marketing agree make a contact a qualified lead, versioned.
+
+    `rules` is a list of rule documents (leads/definition_rules.py says each kind); a
+    contact qualifies when every rule holds. A draft goes live only once a marketing and
+    a sales approval are recorded; one version is active at a time.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    status = models.CharField(
+        max_length=10, choices=DefinitionStatus.choices, default=DefinitionStatus.DRAFT
+    )
+    rules = models.JSONField(default=list)
+    notes = models.TextField(blank=True, help_text="What this version changes, and why.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DefinitionStatus.values),
+                name="lead_definition_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="active"),
+                name="lead_definition_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lead definition v{self.version} ({self.get_status_display().lower()})"
+
+
+class ApprovalSide(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    SALES = "sales", "Sales"
+
+
+class DefinitionApproval(models.Model):
+    """One side's agreement to a draft, by whom and when."""
+
+    definition = models.ForeignKey(
+        "leads.LeadDefinition", on_delete=models.CASCADE, related_name="approvals"
+    )
+    side = models.CharField(max_length=10, choices=ApprovalSide.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "side"], name="approval_once_per_side"),
+            models.CheckConstraint(
+                condition=models.Q(side__in=ApprovalSide.values), name="approval_side_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_side_display()} approval of {self.definition} by {self.by}"
+
+
+class Qualification(models.Model):
+    """A contact judged by a definition version: the result and each rule's, in its order.
+
+    Written when a contact's result or the version deciding it changes, so the history
+    says which version qualified (or stopped qualifying) whom, and why.
+    """
+
+    contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.CASCADE, related_name="qualifications"
+    )
+    definition = models.ForeignKey(
+        "leads.LeadDefinition", on_delete=models.PROTECT, related_name="qualifications"
+    )
+    qualified = models.BooleanField()
+    reasons = models.JSONField(default=list, help_text="Each rule's result, in the rules' order.")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-at"]),
+            models.Index(fields=["definition", "qualified"]),
+        ]
+
+    def __str__(self) -> str:
+        verdict = "qualified" if self.qualified else "not qualified"
+        return f"{self.contact} {verdict} by v{self.definition.version}"
