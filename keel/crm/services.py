@@ -18,6 +18,7 @@ from keel.crm.selectors import (
     company_funnel_evidence,
     contact_funnel_evidence,
 )
+from keel.leads.definitions import contacts_requalify
 from keel.planning.triggers import contact_fire
 
 _CHUNK = 900  # under SQLite's limit on bound parameters
@@ -82,6 +83,8 @@ CONTACT_FIELDS = [
     "qualified_at",
 ]
 # The contact fields that are funnel evidence, for the contact and for its company.
+# The company fields a lead definition may test: a change requalifies its contacts.
+LEAD_FIT_FIELDS = frozenset({"industry", "employees", "region", "tier", "icp_fit"})
 CONTACT_FUNNEL_FIELDS = frozenset({"company", "inquired_at", "qualified_at"})
 
 
@@ -227,6 +230,8 @@ def company_update(
             actor=by, action="company.update", obj=current, summary=current.name, changes=changes
         )
         _stamp(current, at=entry.at)
+        if LEAD_FIT_FIELDS & set(changes):  # its people's fit with the lead definition
+            contacts_requalify(contact_ids=current.contacts.values_list("pk", flat=True))
     return current
 
 
@@ -272,6 +277,8 @@ def contact_create(
     entry = audit_record(actor=by, action="contact.create", obj=contact, summary=str(contact))
     _stamp(contact, at=entry.at)
     contact_fire(contact=contact, inquired_before=None, qualified_before=None)
+    if contacts_requalify(contact_ids=[contact.pk]).written:
+        contact.refresh_from_db()
     return contact
 
 
@@ -304,4 +311,6 @@ def contact_update(
         contact_fire(
             contact=current, inquired_before=inquired_before, qualified_before=qualified_before
         )
+        if contacts_requalify(contact_ids=[current.pk]).written:
+            current.refresh_from_db()
     return current
