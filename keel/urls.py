@@ -13,6 +13,7 @@ urlpatterns = [
     path("deals/", include("keel.pipeline.urls")),
     path("tasks/", include("keel.activities.urls")),
     path("scorecard/", include("keel.scorecard.urls")),
+    path("leads/definitions/", include("keel.leads.definition_urls")),
     path("", include("keel.forecast.urls")),  # pipeline/stalled/, forecast/
     path("", include("keel.planning.urls")),  # job/, plans/
     path("", include("keel.crm.urls")),  # companies/ and contacts/
