@@ -123,7 +123,7 @@ class Contact(TimeStamped):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="The definition version that last judged the contact; none: by hand.",
+        help_text="The definition version that last made it qualify or stop; none: by hand.",
     )
     referred_by = models.ForeignKey(
         "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"

@@ -27,6 +27,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
 )
 from django.utils import timezone
 
@@ -320,6 +321,7 @@ def definition_publish(
     return contacts_requalify(definition=current, now=now)
 
 
+@transaction.atomic
 def contacts_requalify(
     *,
     definition: LeadDefinition | None = None,
@@ -327,7 +329,13 @@ def contacts_requalify(
     now: datetime | None = None,
 ) -> Requalified:
     """Judge contacts (all, or `contact_ids`) by the active definition (or `definition`)
-    and record what changed. Nothing to do without an active definition."""
+    and record what changed. Nothing to do without an active definition.
+
+    A contact gets a Qualification when its result changes or another version judges it
+    for the first time (its last one is read in the same query). Only a contact whose
+    result changed is written: its `qualified_at`, `qualified_by` and funnel stage; the
+    rest keep their rows (and their version for optimistic locking) untouched.
+    """
     definition = definition or active_definition()
     if definition is None:
         return Requalified(0, 0, 0, 0)
@@ -337,44 +345,55 @@ def contacts_requalify(
         contacts = contacts.filter(pk__in=list(contact_ids))
     rules = rules_of(definition)
     names = [RULE.format(i) for i in range(len(rules))]
-    judged = contacts_judged(rules=rules, contacts=contacts, now=now).order_by()
-    rows = judged.values_list("pk", "company_id", "qualified_at", "qualified_by_id", *names)
-    records: list[tuple[int, bool, list[bool]]] = []
+    last = Qualification.objects.filter(contact=OuterRef("pk")).order_by("-at", "-id")
+    judged = (
+        contacts_judged(rules=rules, contacts=contacts, now=now)
+        .annotate(last_judged_by=Subquery(last.values("definition_id")[:1]))
+        .order_by()
+    )
+    rows = judged.values_list("pk", "company_id", "qualified_at", "last_judged_by", *names)
+    records: list[tuple[int, bool, tuple[bool, ...]]] = []
     gained: list[int] = []
     lost: list[int] = []
-    rejudged: list[int] = []
     companies: set[int] = set()
     count = 0
-    for pk, company_id, qualified_at, by_id, *results in rows.iterator(chunk_size=5000):
+    for pk, company_id, qualified_at, judged_by, *results in rows.iterator(chunk_size=5000):
         count += 1
         ok = all(results)
         was = qualified_at is not None
-        if ok == was and by_id == definition.pk:
+        if ok == was and judged_by == definition.pk:
             continue
-        records.append((pk, ok, [bool(r) for r in results]))
-        (gained if ok and not was else lost if was and not ok else rejudged).append(pk)
-        if ok != was and company_id is not None:
-            companies.add(company_id)
+        records.append((pk, ok, tuple(bool(r) for r in results)))
+        if ok != was:
+            (gained if ok else lost).append(pk)
+            if company_id is not None:
+                companies.add(company_id)
     _write(definition, records, now)
-    for ids, values in (
-        (gained, {"qualified_at": now}),
-        (lost, {"qualified_at": None}),
-        (rejudged, {}),
-    ):
+    for ids, moment in ((gained, now), (lost, None)):
         for start in range(0, len(ids), CHUNK):
             Contact.objects.filter(pk__in=ids[start : start + CHUNK]).update(
-                qualified_by=definition, updated_at=now, **values
+                qualified_at=moment, qualified_by=definition, updated_at=now
             )
-    changed = gained + lost
-    if changed:
-        from keel.crm.services import funnel_recompute  # crm's services call this module
-
-        if len(changed) > CHUNK:  # most of the book: every stage, in bulk
-            funnel_recompute()
-        else:
-            funnel_recompute(contact_ids=changed, company_ids=companies)
+    _stages_follow(gained + lost, sorted(companies), judged=count)
     _qualified_fire(gained)
     return Requalified(count, len(gained), len(lost), len(records))
+
+
+def _stages_follow(contact_ids: list[int], company_ids: list[int], *, judged: int) -> None:
+    """The funnel stages of the contacts whose result changed, and of their companies:
+    in chunks, or the whole book at once when most of it changed."""
+    if not contact_ids:
+        return
+    from keel.crm.services import funnel_recompute  # crm's services call this module
+
+    if len(contact_ids) > judged // 2:
+        funnel_recompute()
+        return
+    for start in range(0, max(len(contact_ids), len(company_ids)), CHUNK):
+        funnel_recompute(
+            contact_ids=contact_ids[start : start + CHUNK],
+            company_ids=company_ids[start : start + CHUNK],
+        )
 
 
 def _qualified_fire(gained: list[int]) -> None:
@@ -391,7 +410,7 @@ def _qualified_fire(gained: list[int]) -> None:
                          qualified_before=None)  # fmt: skip
 
 
-def _write(definition: LeadDefinition, records: list[tuple[int, bool, list[bool]]],
+def _write(definition: LeadDefinition, records: list[tuple[int, bool, tuple[bool, ...]]],
            now: datetime) -> None:  # fmt: skip
     if not records:
         return
@@ -400,7 +419,7 @@ def _write(definition: LeadDefinition, records: list[tuple[int, bool, list[bool]
         model=Qualification,
         fields=("id", "contact_id", "definition_id", "qualified", "reasons", "at"),
         rows=(
-            (pk, contact, definition.pk, ok, reasons, now)
+            (pk, contact, definition.pk, ok, reasons, now)  # a tuple: each pattern converted once
             for pk, (contact, ok, reasons) in zip(ids, records, strict=True)
         ),
     )

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='qualified_by',
-            field=models.ForeignKey(blank=True, help_text='The definition version that last judged the contact; none: by hand.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='leads.leaddefinition'),
+            field=models.ForeignKey(blank=True, help_text='The definition version that last made it qualify or stop; none: by hand.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='leads.leaddefinition'),
         ),
         migrations.AlterField(
             model_name='contact',

@@ -256,3 +256,19 @@ def test_a_marketer_approves_for_marketing_only(mia: User) -> None:
     draft = definition_draft(by=mia, rules=[{"kind": "inquiry"}])
     with pytest.raises(NotAllowed, match="approves for marketing, not for sales"):
         definition_approve(definition=draft, by=mia, side="sales")
+
+
+def test_a_new_version_that_agrees_records_it_without_touching_the_contact(
+    book: dict[str, Contact], mia: User, mary: User
+) -> None:
+    """Ada qualifies under v1 and v2 alike: v2's verdict is recorded, her row (and so the
+    version someone editing her holds) stays as it was; running again records nothing."""
+    v1 = live([{"kind": "authority", "roles": ["decision_maker"]}], mia, mary)
+    ada = Contact.objects.get(pk=book["ada"].pk)
+    v2 = live([{"kind": "authority", "roles": ["decision_maker", "champion"]}], mia, mary)
+    again = Contact.objects.get(pk=ada.pk)
+    assert (again.updated_at, again.qualified_at, again.qualified_by) == (
+        ada.updated_at, ada.qualified_at, v1
+    )  # fmt: skip
+    assert list(again.qualifications.values_list("definition", flat=True)) == [v2.pk, v1.pk]
+    assert contacts_requalify(definition=v2, now=NOW).written == 0
