@@ -22,6 +22,8 @@ def main() -> None:
         "bench.scorecard",
         "bench.planning",
         "bench.model",
+        "bench.capture",
+        "bench.leads",
     ):
         sys.stdout.flush()
         command = [sys.executable, "-m", module, *args]

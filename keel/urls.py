@@ -14,6 +14,7 @@ urlpatterns = [
     path("tasks/", include("keel.activities.urls")),
     path("scorecard/", include("keel.scorecard.urls")),
     path("leads/definitions/", include("keel.leads.definition_urls")),
+    path("", include("keel.leads.urls")),  # the public lead form at f/, leads/forms/
     path("", include("keel.forecast.urls")),  # pipeline/stalled/, forecast/
     path("", include("keel.planning.urls")),  # job/, plans/
     path("", include("keel.crm.urls")),  # companies/ and contacts/

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from keel.core.models import TimeStamped
 
@@ -84,6 +85,8 @@ class Company(TimeStamped):
             models.Index(fields=["funnel_stage"]),
             models.Index(fields=["owner"]),
             models.Index(fields=["name", "id"]),  # the list's default order, paged
+            # A domain is unique whatever its case: found by its lower case (crm.selectors).
+            models.Index(Lower("domain"), name="company_domain_lower"),
         ]
 
     def __str__(self) -> str:
@@ -152,6 +155,8 @@ class Contact(TimeStamped):
             models.Index(fields=["funnel_stage"]),
             models.Index(fields=["last_name", "first_name", "id"]),  # the list's default order
             models.Index(fields=["qualified_at"]),  # the scorecard: the leads qualified in a month
+            # An address is unique whatever its case: found by its lower case (crm.selectors).
+            models.Index(Lower("email"), name="contact_email_lower"),
         ]
 
     def __str__(self) -> str:

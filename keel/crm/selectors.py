@@ -5,6 +5,7 @@ from typing import Any, Generic, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Lower
 
 from keel.accounts.models import User
 from keel.activities.access import activities_visible_to
@@ -227,3 +228,14 @@ def company_names_starting(*, prefix: str, limit: int = 10) -> list[tuple[str, s
     """(name, domain) of the companies whose name starts with `prefix`, for suggestions."""
     companies = Company.objects.filter(name__istartswith=prefix).order_by("name")
     return list(companies.values_list("name", "domain")[:limit])
+
+
+def contacts_with_email(email: str) -> QuerySet[Contact]:
+    """The contacts with `email` whatever its case, through the index on its lower case."""
+    return Contact.objects.annotate(email_lower=Lower("email")).filter(email_lower=email.lower())
+
+
+def companies_with_domain(domain: str) -> QuerySet[Company]:
+    """The companies with `domain` whatever its case, through the index on its lower case."""
+    found = Company.objects.annotate(domain_lower=Lower("domain"))
+    return found.filter(domain_lower=domain.lower())

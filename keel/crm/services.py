@@ -15,8 +15,10 @@ from keel.crm.models import Company, Contact, FunnelStage, Tier
 from keel.crm.rules import FunnelEvidence, funnel_stage_for
 from keel.crm.selectors import (
     account_changes_since,
+    companies_with_domain,
     company_funnel_evidence,
     contact_funnel_evidence,
+    contacts_with_email,
 )
 from keel.leads.definitions import contacts_requalify
 from keel.planning.triggers import contact_fire
@@ -78,6 +80,8 @@ CONTACT_FIELDS = [
     "buying_role",
     "channel",
     "consent",
+    "consent_text",
+    "consent_at",
     "owner",
     "inquired_at",
     "qualified_at",
@@ -98,7 +102,7 @@ def _refuse(model: type[models.Model], field: str, message: str) -> InvalidInput
 def _ensure_domain_free(domain: str, *, company: Company | None = None) -> None:
     if not domain:
         return
-    others = Company.objects.filter(domain__iexact=domain)
+    others = companies_with_domain(domain)
     if company is not None:
         others = others.exclude(pk=company.pk)
     other = others.first()
@@ -109,7 +113,7 @@ def _ensure_domain_free(domain: str, *, company: Company | None = None) -> None:
 def _ensure_email_free(email: str, *, contact: Contact | None = None) -> None:
     if not email:
         return
-    others = Contact.objects.filter(email__iexact=email)
+    others = contacts_with_email(email)
     if contact is not None:
         others = others.exclude(pk=contact.pk)
     other = others.first()
@@ -167,6 +171,27 @@ def _stale(current: Company | Contact, *, since: datetime) -> StaleVersion:
     )
 
 
+class Visitor:
+    """Someone outside Keel writing through the public lead form (leads/capture.py),
+    which checks the form itself. Named explicitly, never implied by a missing user: a
+    write with no user is refused like any other; the audit names no actor."""
+
+    def __str__(self) -> str:
+        return "a visitor (the public lead form)"
+
+
+VISITOR = Visitor()
+
+
+def _ensure_may_edit(by: User | Visitor) -> None:
+    if not isinstance(by, Visitor):
+        ensure_can_edit_accounts(by)
+
+
+def _actor(by: User | Visitor) -> User | None:
+    return None if isinstance(by, Visitor) else by
+
+
 def _stamp(obj: Company | Contact, *, at: datetime) -> None:
     """Make the audit entry's time the record's version (updated_at).
 
@@ -181,7 +206,7 @@ def _stamp(obj: Company | Contact, *, at: datetime) -> None:
 @transaction.atomic
 def company_create(
     *,
-    by: User,
+    by: User | Visitor,
     name: str,
     domain: str = "",
     industry: str = "",
@@ -191,7 +216,7 @@ def company_create(
     icp_fit: int | None = None,
     owner: User | None = None,
 ) -> Company:
-    ensure_can_edit_accounts(by)
+    _ensure_may_edit(by)
     domain = domain.strip().lower()
     _ensure_domain_free(domain)
     company = Company(
@@ -206,7 +231,9 @@ def company_create(
     )
     validate(company)
     company.save()
-    entry = audit_record(actor=by, action="company.create", obj=company, summary=company.name)
+    entry = audit_record(
+        actor=_actor(by), action="company.create", obj=company, summary=company.name
+    )
     _stamp(company, at=entry.at)
     return company
 
@@ -227,7 +254,11 @@ def company_update(
     changes = model_update(instance=current, data=data, fields=COMPANY_FIELDS)
     if changes:
         entry = audit_record(
-            actor=by, action="company.update", obj=current, summary=current.name, changes=changes
+            actor=_actor(by),
+            action="company.update",
+            obj=current,
+            summary=current.name,
+            changes=changes,
         )
         _stamp(current, at=entry.at)
         if LEAD_FIT_FIELDS & set(changes):  # its people's fit with the lead definition
@@ -238,7 +269,7 @@ def company_update(
 @transaction.atomic
 def contact_create(
     *,
-    by: User,
+    by: User | Visitor,
     last_name: str,
     first_name: str = "",
     company: Company | None = None,
@@ -248,11 +279,13 @@ def contact_create(
     buying_role: str = "",
     channel: str = "",
     consent: bool = False,
+    consent_text: str = "",
+    consent_at: datetime | None = None,
     owner: User | None = None,
     inquired_at: datetime | None = None,
     qualified_at: datetime | None = None,
 ) -> Contact:
-    ensure_can_edit_accounts(by)
+    _ensure_may_edit(by)
     email = email.strip()
     _ensure_email_free(email)
     contact = Contact(
@@ -265,6 +298,8 @@ def contact_create(
         buying_role=buying_role,
         channel=channel,
         consent=consent,
+        consent_text=consent_text,
+        consent_at=consent_at,
         owner=owner,
         inquired_at=inquired_at,
         qualified_at=qualified_at,
@@ -274,7 +309,9 @@ def contact_create(
     # An inquiry or a qualification moves the contact, and its company, up the funnel.
     funnel_recompute(contact_ids=[contact.pk], company_ids=[company.pk] if company else [])
     contact.refresh_from_db(fields=["funnel_stage", "funnel_stage_since"])
-    entry = audit_record(actor=by, action="contact.create", obj=contact, summary=str(contact))
+    entry = audit_record(
+        actor=_actor(by), action="contact.create", obj=contact, summary=str(contact)
+    )
     _stamp(contact, at=entry.at)
     contact_fire(contact=contact, inquired_before=None, qualified_before=None)
     if contacts_requalify(contact_ids=[contact.pk]).written:
@@ -284,10 +321,10 @@ def contact_create(
 
 @transaction.atomic
 def contact_update(
-    *, contact: Contact, by: User, expected_updated_at: datetime, data: dict[str, Any]
+    *, contact: Contact, by: User | Visitor, expected_updated_at: datetime, data: dict[str, Any]
 ) -> Contact:
     """Edit a contact's fields; an edit of a version someone changed since is refused."""
-    ensure_can_edit_accounts(by)
+    _ensure_may_edit(by)
     _ensure_known_fields(Contact, data, CONTACT_FIELDS)
     current = Contact.objects.select_for_update().get(pk=contact.pk)
     if current.updated_at != expected_updated_at:
@@ -305,7 +342,11 @@ def contact_update(
         current.refresh_from_db(fields=["funnel_stage", "funnel_stage_since"])
     if changes:
         entry = audit_record(
-            actor=by, action="contact.update", obj=current, summary=str(current), changes=changes
+            actor=_actor(by),
+            action="contact.update",
+            obj=current,
+            summary=str(current),
+            changes=changes,
         )
         _stamp(current, at=entry.at)
         contact_fire(

@@ -1,4 +1,5 @@
-"""Who may push marketing events: the people who own what marketing measures.
+"""Who may push marketing events and run lead forms: the people who own what marketing
+measures.
 
 Marketers run the campaigns the events belong to; managers and the owner may wire up the
 website or a marketing tool for them. Salespeople, specialists and viewers may not: an
@@ -19,4 +20,20 @@ def ensure_can_push_events(user: User) -> None:
     if not can_push_events(user):
         raise NotAllowed(
             f"{user} may not push marketing events: marketers, sales managers and the owner may."
+        )
+
+
+# The same people run the web forms that capture leads: the forms feed their campaigns.
+FORM_MANAGING_ROLES = EVENT_PUSHING_ROLES
+
+
+def can_manage_forms(user: User) -> bool:
+    return user.is_active and (user.is_superuser or user.role in FORM_MANAGING_ROLES)
+
+
+def ensure_can_manage_forms(user: User) -> None:
+    if not can_manage_forms(user):
+        raise NotAllowed(
+            f"{user} may not create or change lead forms: marketers, sales managers and the "
+            "owner may."
         )

@@ -1,4 +1,7 @@
+import secrets
+
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 
 
@@ -166,3 +169,57 @@ class Qualification(models.Model):
     def __str__(self) -> str:
         verdict = "qualified" if self.qualified else "not qualified"
         return f"{self.contact} {verdict} by v{self.definition.version}"
+
+
+def _form_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class LeadForm(models.Model):
+    """A web form the business embeds on its own website; submissions post to /f/<token>/.
+
+    The token is the form's only address: unguessable, so a form's URL says nothing about
+    the others. Campaign and source are copied onto each submission's marketing event; the
+    consent wording is what the person sees next to the checkbox, recorded on the contact
+    when they tick it.
+    """
+
+    name = models.CharField(max_length=100)
+    token = models.CharField(max_length=64, unique=True, default=_form_token, editable=False)
+    campaign = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    consent_text = models.TextField(
+        blank=True,
+        verbose_name="consent wording",
+        help_text="Shown next to the consent checkbox; blank: the form asks for no consent.",
+    )
+    counts_as_inquiry = models.BooleanField(
+        default=True, help_text="A submission marks the contact as having inquired."
+    )
+    thank_you_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        verbose_name="thank-you URL",
+        help_text="Where a person goes after sending it; blank: Keel's plain thank-you page.",
+    )
+    is_active = models.BooleanField(default=True, help_text="An inactive form answers 404.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            # A javascript: or data: address would run in the visitor's browser on our say-so.
+            models.CheckConstraint(
+                condition=models.Q(thank_you_url="")
+                | models.Q(thank_you_url__startswith="http://")
+                | models.Q(thank_you_url__startswith="https://"),
+                name="lead_form_thank_you_url_http",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
