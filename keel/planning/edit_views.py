@@ -7,11 +7,14 @@ version it was opened on: if someone saved the record since, the edit is refused
 and the form comes back with the input kept, on the new version.
 """
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +26,7 @@ from keel.core.models import TimeStamped
 from keel.planning import services
 from keel.planning.access import can_edit_big_picture, can_edit_plan, is_owner
 from keel.planning.forms import (
+    EditableForm,
     GoalForm,
     PlanForm,
     StrategyForm,
@@ -85,6 +89,48 @@ def _stale_data(request: HttpRequest, current: TimeStamped) -> QueryDict:
     return data
 
 
+F = TypeVar("F", bound=EditableForm)
+
+
+@dataclass
+class Saved(Generic[F]):
+    """What a POSTed form came to: the page to go to when saved, else the form to show
+    again (with the refusal on it) and its status."""
+
+    form: F
+    status: int = 400
+    redirect: HttpResponse | None = None
+
+
+def _save(
+    request: HttpRequest,
+    form: F,
+    write: Callable[[F], models.Model],
+    *,
+    saved: str,
+    url_name: str,
+    stale: Callable[[], F] | None = None,
+) -> Saved[F]:
+    """Run `write` on a valid form's data: a redirect to `url_name` with `saved` said; a
+    refusal on the form (400), or a stale edit (409) shown on `stale()`, the input kept."""
+    if not form.is_valid():
+        return Saved(form)
+    try:
+        record = write(form)
+    except NotAllowed:
+        raise PermissionDenied from None
+    except StaleVersion as error:
+        assert stale is not None  # noqa: S101 - only an edit is refused as stale
+        again = stale()
+        _show_stale(again, error)
+        return Saved(again, status=409)
+    except InvalidInput as error:
+        _show_refusal(form, error)
+        return Saved(form)
+    messages.success(request, saved.format(record))
+    return Saved(form, status=302, redirect=redirect(url_name, pk=record.pk))
+
+
 # --- goals ------------------------------------------------------------------------------
 
 
@@ -94,18 +140,15 @@ def goal_new(request: HttpRequest) -> HttpResponse:
     user = _owner(request)
     if request.method != "POST":
         return render(request, "planning/edit_goal.html", {"form": GoalForm(), "goal": None})
-    form = GoalForm(request.POST)
-    if form.is_valid():
-        try:
-            goal = services.goal_create(by=user, **form.service_data())
-        except NotAllowed:
-            raise PermissionDenied from None
-        except InvalidInput as error:
-            _show_refusal(form, error)
-        else:
-            messages.success(request, f"The goal {goal} was added.")
-            return redirect("planning:goal_edit", pk=goal.pk)
-    return render(request, "planning/edit_goal.html", {"form": form, "goal": None}, status=400)
+    done = _save(
+        request,
+        GoalForm(request.POST),
+        lambda f: services.goal_create(by=user, **f.service_data()),
+        saved="The goal {} was added.",
+        url_name="planning:goal_edit",
+    )
+    context = {"form": done.form, "goal": None}
+    return done.redirect or render(request, "planning/edit_goal.html", context, status=400)
 
 
 @require_http_methods(FORM_METHODS)
@@ -116,29 +159,19 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         form = GoalForm(initial=GoalForm.initial_for(goal), editing=True)
         return render(request, "planning/edit_goal.html", {"form": form, "goal": goal})
-    form = GoalForm(request.POST, editing=True)
-    status = 400
-    if form.is_valid():
-        try:
-            goal = services.goal_update(
-                goal=goal,
-                by=user,
-                expected_updated_at=form.cleaned_data["version"],
-                data=form.service_data(),
-            )
-        except NotAllowed:
-            raise PermissionDenied from None
-        except StaleVersion as error:
-            form = GoalForm(_stale_data(request, Goal.objects.get(pk=pk)), editing=True)
-            _show_stale(form, error)
-            status = 409
-        except InvalidInput as error:
-            _show_refusal(form, error)
-        else:
-            messages.success(request, f"The goal {goal} was saved.")
-            return redirect("planning:goal_edit", pk=goal.pk)
-    goal = Goal.objects.get(pk=pk)  # the heading names it as stored, not as half-edited
-    return render(request, "planning/edit_goal.html", {"form": form, "goal": goal}, status=status)
+    done = _save(
+        request,
+        GoalForm(request.POST, editing=True),
+        lambda f: services.goal_update(
+            goal=goal, by=user, expected_updated_at=f.cleaned_data["version"], data=f.service_data()
+        ),
+        saved="The goal {} was saved.",
+        url_name="planning:goal_edit",
+        stale=lambda: GoalForm(_stale_data(request, Goal.objects.get(pk=pk)), editing=True),
+    )
+    # The heading names it as stored, not as half-edited.
+    context = {"form": done.form, "goal": Goal.objects.get(pk=pk)}
+    return done.redirect or render(request, "planning/edit_goal.html", context, status=done.status)
 
 
 # --- strategies -------------------------------------------------------------------------
@@ -151,18 +184,15 @@ def strategy_new(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"strategy": None}
     if request.method != "POST":
         return render(request, "planning/edit_strategy.html", {**context, "form": StrategyForm()})
-    form = StrategyForm(request.POST)
-    if form.is_valid():
-        try:
-            strategy = services.strategy_create(by=user, **form.service_data())
-        except NotAllowed:
-            raise PermissionDenied from None
-        except InvalidInput as error:
-            _show_refusal(form, error)
-        else:
-            messages.success(request, f"The strategy {strategy} was added.")
-            return redirect("planning:strategy_edit", pk=strategy.pk)
-    return render(request, "planning/edit_strategy.html", {**context, "form": form}, status=400)
+    done = _save(
+        request,
+        StrategyForm(request.POST),
+        lambda f: services.strategy_create(by=user, **f.service_data()),
+        saved="The strategy {} was added.",
+        url_name="planning:strategy_edit",
+    )
+    context["form"] = done.form
+    return done.redirect or render(request, "planning/edit_strategy.html", context, status=400)
 
 
 @require_http_methods(FORM_METHODS)
@@ -174,30 +204,23 @@ def strategy_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = StrategyForm(initial=StrategyForm.initial_for(strategy), editing=True)
         context = {"form": form, "strategy": strategy}
         return render(request, "planning/edit_strategy.html", context)
-    form = StrategyForm(request.POST, editing=True)
-    status = 400
-    if form.is_valid():
-        try:
-            strategy = services.strategy_update(
-                strategy=strategy,
-                by=user,
-                expected_updated_at=form.cleaned_data["version"],
-                data=form.service_data(),
-            )
-        except NotAllowed:
-            raise PermissionDenied from None
-        except StaleVersion as error:
-            data = _stale_data(request, Strategy.objects.get(pk=pk))
-            form = StrategyForm(data, editing=True)
-            _show_stale(form, error)
-            status = 409
-        except InvalidInput as error:
-            _show_refusal(form, error)
-        else:
-            messages.success(request, f"The strategy {strategy} was saved.")
-            return redirect("planning:strategy_edit", pk=strategy.pk)
-    context = {"form": form, "strategy": Strategy.objects.get(pk=pk)}
-    return render(request, "planning/edit_strategy.html", context, status=status)
+    done = _save(
+        request,
+        StrategyForm(request.POST, editing=True),
+        lambda f: services.strategy_update(
+            strategy=strategy,
+            by=user,
+            expected_updated_at=f.cleaned_data["version"],
+            data=f.service_data(),
+        ),
+        saved="The strategy {} was saved.",
+        url_name="planning:strategy_edit",
+        stale=lambda: StrategyForm(_stale_data(request, Strategy.objects.get(pk=pk)), editing=True),
+    )
+    context = {"form": done.form, "strategy": Strategy.objects.get(pk=pk)}
+    return done.redirect or render(
+        request, "planning/edit_strategy.html", context, status=done.status
+    )
 
 
 # --- tactical plans ---------------------------------------------------------------------
@@ -219,18 +242,14 @@ def plan_new(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Plans are written by the owner and by sales managers.")
     if request.method != "POST":
         return _plan_page(request, form=PlanForm(user=user), plan=None)
-    form = PlanForm(request.POST, user=user)
-    if form.is_valid():
-        try:
-            plan = services.plan_create(by=user, **form.service_data())
-        except NotAllowed:
-            raise PermissionDenied from None
-        except InvalidInput as error:
-            _show_refusal(form, error)
-        else:
-            messages.success(request, f"The plan {plan} was added: now give it its tactics.")
-            return redirect("planning:plan_edit", pk=plan.pk)
-    return _plan_page(request, form=form, plan=None, status=400)
+    done = _save(
+        request,
+        PlanForm(request.POST, user=user),
+        lambda f: services.plan_create(by=user, **f.service_data()),
+        saved="The plan {} was added: now give it its tactics.",
+        url_name="planning:plan_edit",
+    )
+    return done.redirect or _plan_page(request, form=done.form, plan=None, status=400)
 
 
 @require_http_methods(FORM_METHODS)
@@ -240,30 +259,20 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         form = PlanForm(initial=PlanForm.initial_for(plan), user=user, editing=True)
         return _plan_page(request, form=form, plan=plan)
-    form = PlanForm(request.POST, user=user, editing=True)
-    status = 400
-    if form.is_valid():
-        try:
-            plan = services.plan_update(
-                plan=plan,
-                by=user,
-                expected_updated_at=form.cleaned_data["version"],
-                data=form.service_data(),
-            )
-        except NotAllowed:
-            raise PermissionDenied from None
-        except StaleVersion as error:
-            data = _stale_data(request, TacticalPlan.objects.get(pk=pk))
-            form = PlanForm(data, user=user, editing=True)
-            _show_stale(form, error)
-            status = 409
-        except InvalidInput as error:
-            _show_refusal(form, error)
-        else:
-            messages.success(request, f"The plan {plan} was saved.")
-            return redirect("planning:plan_edit", pk=plan.pk)
+    done = _save(
+        request,
+        PlanForm(request.POST, user=user, editing=True),
+        lambda f: services.plan_update(
+            plan=plan, by=user, expected_updated_at=f.cleaned_data["version"], data=f.service_data()
+        ),
+        saved="The plan {} was saved.",
+        url_name="planning:plan_edit",
+        stale=lambda: PlanForm(
+            _stale_data(request, TacticalPlan.objects.get(pk=pk)), user=user, editing=True
+        ),
+    )
     plan = TacticalPlan.objects.select_related("team", "strategy").get(pk=pk)
-    return _plan_page(request, form=form, plan=plan, status=status)
+    return done.redirect or _plan_page(request, form=done.form, plan=plan, status=done.status)
 
 
 # --- tactics ----------------------------------------------------------------------------

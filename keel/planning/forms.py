@@ -74,7 +74,7 @@ def _people() -> QuerySet[User]:
     return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
 
 
-class _Editable(forms.Form):
+class EditableForm(forms.Form):
     """A form that edits a stored record when given `version`, and creates one without."""
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
@@ -86,7 +86,7 @@ class _Editable(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k != "version"}
 
 
-class GoalForm(_Editable):
+class GoalForm(EditableForm):
     name = forms.CharField(max_length=200)
     target = forms.DecimalField(
         max_digits=18, decimal_places=2, min_value=0, help_text="The number to reach, above 0."
@@ -136,7 +136,7 @@ class GoalForm(_Editable):
         }
 
 
-class StrategyForm(_Editable):
+class StrategyForm(EditableForm):
     name = forms.CharField(max_length=200)
     goals = forms.ModelMultipleChoiceField(
         queryset=Goal.objects.none(),
@@ -172,7 +172,7 @@ def plan_teams(user: User) -> QuerySet[Team]:
     return Team.objects.filter(pk__in=teams).order_by("name")
 
 
-class PlanForm(_Editable):
+class PlanForm(EditableForm):
     name = forms.CharField(max_length=200)
     strategy = forms.ModelChoiceField(queryset=Strategy.objects.none(), empty_label=None)
     team = forms.ModelChoiceField(
@@ -231,7 +231,7 @@ def _stages() -> list[tuple[str, str]]:
     return [("", "—"), *((n, n) for n in names)]
 
 
-class TacticForm(_Editable):
+class TacticForm(EditableForm):
     """One tactic of one shape: the fields of the other shapes are not on the form, and
     reach the service empty."""
 
