@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from keel.accounts.models import Role
 from keel.activities.models import ActivityType, Outcome, Phase
+from keel.core.checks import PathChecker, kind_of
 from keel.crm.models import BuyingRole
 from keel.pipeline.models import ProcessKind, StageKind
 
@@ -264,34 +265,8 @@ class ProcessDefinitionError(ValueError):
         self.errors = list(errors)
 
 
-class _Checker:
-    """Collects every problem with its path, so one import run reports them all."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{path}: {message}")
-
-    def mapping(self, value: Any, path: str, allowed: Sequence[str]) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.error(path, f"expected a mapping of keys, found {_kind(value)}")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.error(f"{path}.{key}", f"unknown key (allowed: {', '.join(allowed)})")
-        return value
-
-    def text(self, data: dict[str, Any], key: str, path: str, *, required: bool = False) -> str:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.error(f"{path}.{key}", "is required")
-            return ""
-        if not isinstance(value, str) or (required and not value.strip()):
-            self.error(f"{path}.{key}", f"expected text, found {_kind(value)}")
-            return ""
-        return value.strip()
+class _Checker(PathChecker):
+    """The process file's checker: its choices with a default, and lists of texts."""
 
     def choice(
         self, data: dict[str, Any], key: str, path: str, choices: Sequence[str], default: str
@@ -302,21 +277,6 @@ class _Checker:
             return default
         return str(value)
 
-    def integer(
-        self, data: dict[str, Any], key: str, path: str, low: int, high: int | None = None
-    ) -> int | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.error(f"{path}.{key}", f"expected a whole number, found {_kind(value)}")
-            return None
-        if value < low or (high is not None and value > high):
-            bounds = f"{low}–{high}" if high is not None else f"at least {low}"
-            self.error(f"{path}.{key}", f"{value} is outside {bounds}")
-            return None
-        return value
-
     def texts(self, data: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
         value = data.get(key, [])
         if isinstance(value, str):
@@ -325,12 +285,6 @@ class _Checker:
             self.error(f"{path}.{key}", "expected a list of texts")
             return ()
         return tuple(v.strip() for v in value)
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
-        type(value), type(value).__name__
-    )
 
 
 _CRITERION_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -344,7 +298,7 @@ _CRITERION_KEYS: Mapping[str, tuple[str, ...]] = {
 
 def _criterion(c: _Checker, raw: Any, path: str, stage_names: set[str]) -> Criterion | None:
     if not isinstance(raw, dict):
-        c.error(path, f"expected a mapping with a 'kind', found {_kind(raw)}")
+        c.error(path, f"expected a mapping with a 'kind', found {kind_of(raw)}")
         return None
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in _CRITERION_KEYS:

@@ -17,6 +17,7 @@ import yaml
 
 from keel.accounts.models import Role
 from keel.activities.models import ActivityType
+from keel.core.checks import PathChecker, kind_of
 from keel.planning.models import GoalQuery, Measure, RecordKind, Shape, Trigger
 from keel.planning.rules import plan_span_problems, schedule_problems
 
@@ -105,61 +106,23 @@ class PlanDefinitionError(ValueError):
         self.errors = list(errors)
 
 
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
-        type(value), type(value).__name__
-    )
+class _Checker(PathChecker):
+    """The plan file's checker: the keys of plans (days, spans, people) besides the common."""
 
-
-class _Checker:
-    """Collects every problem with its path, so one import run reports them all."""
+    root = "plan file"
 
     def __init__(self, known: Known) -> None:
+        super().__init__()
         self.known = known
-        self.errors: list[str] = []
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{path or 'plan file'}: {message}")
-
-    def mapping(self, value: Any, path: str, allowed: Sequence[str]) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.error(path, f"expected a mapping of keys, found {_kind(value)}")
-            return None
-        for key in value:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else str(key)
-                self.error(where, f"unknown key (allowed: {', '.join(allowed)})")
-        return value
 
     def items(self, data: dict[str, Any], key: str, path: str) -> list[Any]:
         value = data.get(key)
         if value is None:
             return []
         if not isinstance(value, list):
-            self.error(f"{path}{key}", f"expected a list, found {_kind(value)}")
+            self.error(f"{path}{key}", f"expected a list, found {kind_of(value)}")
             return []
         return value
-
-    def text(
-        self,
-        data: dict[str, Any],
-        key: str,
-        path: str,
-        *,
-        required: bool = False,
-        max_length: int | None = None,
-    ) -> str:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.error(f"{path}.{key}", "is required")
-            return ""
-        if not isinstance(value, str) or (required and not value.strip()):
-            self.error(f"{path}.{key}", f"expected text, found {_kind(value)}")
-            return ""
-        if max_length is not None and len(value.strip()) > max_length:
-            self.error(f"{path}.{key}", f"is longer than {max_length} characters")
-        return value.strip()
 
     def choice(self, data: dict[str, Any], key: str, path: str, choices: Sequence[str]) -> str:
         value = data.get(key)
@@ -170,25 +133,10 @@ class _Checker:
             return ""
         return str(value)
 
-    def integer(
-        self, data: dict[str, Any], key: str, path: str, low: int, high: int | None = None
-    ) -> int | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.error(f"{path}.{key}", f"expected a whole number, found {_kind(value)}")
-            return None
-        if value < low or (high is not None and value > high):
-            bounds = f"{low}–{high}" if high is not None else f"at least {low}"
-            self.error(f"{path}.{key}", f"{value} is outside {bounds}")
-            return None
-        return value
-
     def boolean(self, data: dict[str, Any], key: str, path: str, default: bool) -> bool:
         value = data.get(key, default)
         if not isinstance(value, bool):
-            self.error(f"{path}.{key}", f"expected true or false, found {_kind(value)}")
+            self.error(f"{path}.{key}", f"expected true or false, found {kind_of(value)}")
             return default
         return value
 
@@ -243,7 +191,8 @@ _GOAL_KEYS = (
 )  # fmt: skip
 _STRATEGY_KEYS = ("name", "goals", "starts_on", "ends_on", "description", "owner")
 _PLAN_KEYS = ("name", "strategy", "team", "starts_on", "ends_on", "description", "tactics")
-_TACTIC_KEYS = (
+# A tactic's keys in a plan file: its fields, by the same names (services.TACTIC_FIELDS).
+TACTIC_KEYS = (
     "name",
     "description",
     "shape",
@@ -345,7 +294,7 @@ def _target(c: _Checker, data: dict[str, Any], path: str) -> Decimal | None:
         except InvalidOperation:
             number = None
     if number is None or not number.is_finite():
-        c.error(f"{path}.target", f"expected a number, found {_kind(value)}")
+        c.error(f"{path}.target", f"expected a number, found {kind_of(value)}")
         return None
     if number <= 0:
         c.error(f"{path}.target", f"{value} is not above 0")
@@ -411,7 +360,7 @@ def _strategy(c: _Checker, raw: Any, path: str, goals: set[str]) -> StrategySpec
 def _tactic(
     c: _Checker, raw: Any, path: str, index: int, span: tuple[date, date] | None
 ) -> TacticSpec | None:
-    data = c.mapping(raw, path, _TACTIC_KEYS)
+    data = c.mapping(raw, path, TACTIC_KEYS)
     if data is None:
         return None
     name = c.text(data, "name", path, required=True, max_length=NAME_LENGTH)

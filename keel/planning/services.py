@@ -30,6 +30,7 @@ from keel.planning.access import (
 )
 from keel.planning.models import Goal, Strategy, Tactic, TacticalPlan
 from keel.planning.plan_yaml import (
+    TACTIC_KEYS,
     PlanDefinitionError,
     PlanFileSpec,
     PlanSpec,
@@ -283,26 +284,7 @@ GOAL_FIELDS = [
 ]  # fmt: skip
 STRATEGY_FIELDS = ["name", "description", "starts_on", "ends_on", "owner"]
 PLAN_FIELDS = ["name", "strategy", "team", "description", "starts_on", "ends_on", "is_active"]
-TACTIC_FIELDS = [
-    "name",
-    "description",
-    "shape",
-    "role",
-    "person",
-    "schedule",
-    "minutes",
-    "trigger",
-    "trigger_stage",
-    "deadline_days",
-    "target_count",
-    "due_on",
-    "measure",
-    "activity_type",
-    "record_kind",
-    "task_title",
-    "position",
-    "is_active",
-]
+TACTIC_FIELDS = list(TACTIC_KEYS)  # a tactic written on the web has the keys of its YAML
 
 
 def _ensure_known_fields(data: dict[str, Any], allowed: Iterable[str]) -> None:
