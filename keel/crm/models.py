@@ -135,6 +135,18 @@ class Contact(TimeStamped):
         max_length=20, choices=FunnelStage.choices, default=FunnelStage.SUSPECT, editable=False
     )
     funnel_stage_since = models.DateTimeField(null=True, blank=True, editable=False)
+    first_campaign = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="The campaign that first touched them.",
+    )
+    last_campaign = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="The last campaign that touched them before they qualified.",
+    )
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
@@ -155,6 +167,9 @@ class Contact(TimeStamped):
             models.Index(fields=["funnel_stage"]),
             models.Index(fields=["last_name", "first_name", "id"]),  # the list's default order
             models.Index(fields=["qualified_at"]),  # the scorecard: the leads qualified in a month
+            # The campaign report: a campaign's people, by first or last touch.
+            models.Index(fields=["first_campaign"]),
+            models.Index(fields=["last_campaign"]),
             # An address is unique whatever its case: found by its lower case (crm.selectors).
             models.Index(Lower("email"), name="contact_email_lower"),
         ]

@@ -1,8 +1,12 @@
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
+
+from keel.core.models import TimeStamped
+from keel.crm.models import Channel
 
 
 class EventType(models.TextChoices):
@@ -223,3 +227,181 @@ class LeadForm(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Campaign(TimeStamped):
+    """A marketing campaign: its channel, dates, budget and what it cost.
+
+    `code` is what the website and marketing tools tag their events with (the
+    utm_campaign); events, forms and contacts carry the code, so a campaign may be
+    created before or after its first events arrive.
+    """
+
+    code = models.SlugField(max_length=100, unique=True, help_text="The utm_campaign tag.")
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True, help_text="Blank: still running.")
+    budget = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
+    cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal(0),
+        help_text="Spent so far; spread evenly over the campaign's days in the reports.",
+    )
+    notes = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-starts_on", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="campaign_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
+                name="campaign_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(budget__gte=0) & models.Q(cost__gte=0),
+                name="campaign_money_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingKind(models.TextChoices):
+    NAMED_ACCOUNT = "named_account", "Named accounts and whales to their owner"
+    REGION = "region", "Territory or region"
+    INDUSTRY = "industry", "Industry"
+    ROUND_ROBIN = "round_robin", "Round robin"
+
+
+class RoutingRule(TimeStamped):
+    """One step of lead routing, tried in `position` order until one assigns the lead.
+
+    A region or industry rule sends the leads whose company matches `values` to
+    `assignee`, or round robin within `team`; a round-robin rule takes every lead it
+    sees into `team`. `cap` bounds the leads one person is handed in a calendar month
+    by this rule; a person at the cap is skipped, and a rule whose people all are lets
+    the next rule try.
+    """
+
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=RoutingKind.choices)
+    values = models.JSONField(default=list, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most leads one person gets a month; blank: no cap."
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=RoutingKind.values), name="routing_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="round_robin") | models.Q(team__isnull=False),
+                name="routing_round_robin_has_team",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.get_kind_display()}"
+
+
+class HandoffStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting a decision"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class RejectReason(models.TextChoices):
+    NOT_A_FIT = "not_a_fit", "Not a fit for what we sell"
+    NO_AUTHORITY = "no_authority", "Cannot decide or influence the purchase"
+    NO_NEED = "no_need", "No need or no project"
+    NO_BUDGET = "no_budget", "No budget"
+    BAD_TIMING = "bad_timing", "Not now: timing"
+    BAD_DATA = "bad_data", "Wrong or missing contact details"
+    DUPLICATE = "duplicate", "Duplicate of a lead we have"
+    ALREADY_ENGAGED = "already_engaged", "Already a customer or in talks"
+    SPAM = "spam", "Spam, student or competitor"
+
+
+class Handoff(models.Model):
+    """A qualified lead handed from marketing to sales: who got it, by which rule, the
+    first-touch deadline, and sales' verdict.
+
+    `rule_words` keeps what the rule said when it assigned the lead, so an assignment
+    still explains itself after its rule is edited or deleted. `campaign` and `source`
+    are the lead's last touch when it was handed over: the feedback marketing reads.
+    """
+
+    contact = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="handoffs")
+    definition = models.ForeignKey(
+        "leads.LeadDefinition", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="handoffs",
+        help_text="Blank: no rule could assign it; it waits for a manager.",
+    )
+    previous_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.ForeignKey(
+        "leads.RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule_words = models.CharField(max_length=300)
+    campaign = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True)
+    task = models.ForeignKey(
+        "activities.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=HandoffStatus.choices, default=HandoffStatus.PENDING
+    )
+    reason = models.CharField(max_length=20, choices=RejectReason.choices, blank=True)
+    note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=HandoffStatus.values), name="handoff_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="rejected") | ~models.Q(reason=""),
+                name="handoff_rejection_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "status", "at"]),
+            models.Index(fields=["at"]),
+            models.Index(fields=["rule", "at"]),
+            models.Index(fields=["contact", "-at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} handed to {self.owner or 'nobody yet'}"
