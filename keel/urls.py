@@ -14,6 +14,9 @@ urlpatterns = [
     path("tasks/", include("keel.activities.urls")),
     path("scorecard/", include("keel.scorecard.urls")),
     path("leads/definitions/", include("keel.leads.definition_urls")),
+    path("leads/icp/", include("keel.leads.icp_urls")),
+    path("leads/campaigns/", include("keel.leads.campaign_urls")),
+    path("leads/", include("keel.leads.handoff_urls")),  # hand-offs and routing rules
     path("", include("keel.leads.urls")),  # the public lead form at f/, leads/forms/
     path("", include("keel.forecast.urls")),  # pipeline/stalled/, forecast/
     path("", include("keel.planning.urls")),  # job/, plans/

@@ -1,0 +1,6 @@
+"""The campaign pages (campaign_views.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "campaigns"
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,6 @@
+"""The icp pages (icp_views.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "icp"
+urlpatterns: list[URLPattern | URLResolver] = []
