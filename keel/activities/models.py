@@ -152,6 +152,7 @@ class TaskSource(models.TextChoices):
     PLAN_STEP = "plan_step", "Completion plan"
     TACTIC = "tactic", "Tactic"
     AD_HOC = "ad_hoc", "Ad hoc"
+    HANDOFF = "handoff", "Lead hand-off"
 
 
 class Task(models.Model):

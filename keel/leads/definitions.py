@@ -46,6 +46,7 @@ from keel.leads.models import (
     MarketingEvent,
     Qualification,
 )
+from keel.leads.routing import leads_hand_off
 from keel.planning.models import Shape, Tactic, Trigger
 from keel.planning.triggers import contact_fire
 
@@ -375,6 +376,7 @@ def contacts_requalify(
                 qualified_at=moment, qualified_by=definition, updated_at=now
             )
     _stages_follow(gained + lost, sorted(companies), judged=count)
+    leads_hand_off(contact_ids=gained, definition=definition, now=now)
     _qualified_fire(gained)
     return Requalified(count, len(gained), len(lost), len(records))
 
