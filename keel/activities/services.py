@@ -111,6 +111,11 @@ def activity_log(
     )
     activity.full_clean()
     activity.save()
+    if contact is not None and type != ActivityType.RESEARCH:
+        # A touch with a lead handed to sales is its first touch: the hand-off's task is done.
+        Task.objects.filter(
+            source=TaskSource.HANDOFF, source_key=f"handoff:{contact.pk}", done_at__isnull=True
+        ).update(done_at=activity.at)
     funnel_recompute(
         contact_ids=[contact.pk] if contact else [],
         company_ids=[company.pk] if company else [],

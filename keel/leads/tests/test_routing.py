@@ -10,12 +10,14 @@ from django.utils import timezone
 
 from keel.accounts.models import Role, Team, User
 from keel.accounts.tests.factories import UserFactory
-from keel.activities.models import Task, TaskSource
+from keel.activities.models import ActivityType, Task, TaskSource
+from keel.activities.services import activity_log
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.crm.models import BuyingRole, Company, Contact, Tier
 from keel.crm.tests.factories import CompanyFactory, ContactFactory
 from keel.leads.definitions import contacts_requalify
 from keel.leads.handoff_rules import Policy, deadline
+from keel.leads.handoffs import handoff_tally
 from keel.leads.models import (
     DefinitionStatus,
     EventType,
@@ -318,3 +320,30 @@ def test_rules_are_sales_to_write_and_keep_their_order(
     routing_rule_move(by=mary, rule=second, up=True)
     order = list(RoutingRule.objects.order_by("position").values_list("kind", flat=True))
     assert order == [RoutingKind.ROUND_ROBIN, RoutingKind.NAMED_ACCOUNT]
+
+
+def test_a_call_logged_with_the_lead_is_its_first_touch(
+    definition: LeadDefinition, alice: User, north: Team
+) -> None:
+    rule(RoutingKind.ROUND_ROBIN, team=north)
+    contact = qualify()
+    activity_log(by=alice, type=ActivityType.RESEARCH, contact=contact)
+    assert Task.objects.get().done_at is None  # reading about them is no touch
+    call = activity_log(by=alice, type=ActivityType.CALL, contact=contact)
+    assert Task.objects.get().done_at == call.at
+    tally = handoff_tally(Handoff.objects.all(), timezone.now())
+    assert tally.states["on_time"] == 1 and tally.breaches == 0
+
+
+def test_an_untouched_lead_past_its_deadline_is_a_breach(
+    definition: LeadDefinition, alice: User, north: Team
+) -> None:
+    rule(RoutingKind.ROUND_ROBIN, team=north)
+    contact = ContactFactory(buying_role=BuyingRole.DECISION_MAKER)
+    friday = at("2026-11-27 16:00")
+    contacts_requalify(contact_ids=[contact.pk], now=friday)
+    monday_noon = at("2026-11-30 12:00")
+    before = handoff_tally(Handoff.objects.all(), monday_noon - timedelta(minutes=1))
+    after = handoff_tally(Handoff.objects.all(), monday_noon + timedelta(minutes=1))
+    assert (before.states["due"], before.breaches) == (1, 0)
+    assert (after.states["overdue"], after.breaches) == (1, 1)
