@@ -237,7 +237,9 @@ class Campaign(TimeStamped):
     created before or after its first events arrive.
     """
 
-    code = models.SlugField(max_length=100, unique=True, help_text="The utm_campaign tag.")
+    code = models.CharField(
+        max_length=100, unique=True, help_text="The tag its events carry (their utm_campaign)."
+    )
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     starts_on = models.DateField()

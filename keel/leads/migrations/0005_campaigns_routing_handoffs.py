@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.SlugField(help_text='The utm_campaign tag.', max_length=100, unique=True)),
+                ('code', models.CharField(help_text='The tag its events carry (their utm_campaign).', max_length=100, unique=True)),
                 ('name', models.CharField(max_length=200)),
                 ('channel', models.CharField(choices=[('social_selling', 'Social selling'), ('networking', 'In-person networking'), ('cold_calling', 'Cold calling'), ('referral', 'Referral'), ('inbound_web', 'Inbound web'), ('advertising', 'Advertising'), ('direct_mail', 'Direct mail'), ('tradeshow', 'Tradeshow'), ('partner', 'Partner')], max_length=20)),
                 ('starts_on', models.DateField()),
