@@ -66,6 +66,7 @@ class CompanyFilterForm(ListFilterForm):
     owner = forms.ModelChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Anyone"
     )
+    no_decision_maker = forms.BooleanField(required=False, label="No known decision maker")
 
     def __init__(self, *args: Any, industries: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,9 +128,14 @@ class CompanyForm(forms.Form):
         queryset=User.objects.none(), required=False, empty_label="Nobody"
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, icp_computed: bool = False, **kwargs: Any) -> None:
+        """`icp_computed`: a profile is saved, so the fit is computed and shown, not typed."""
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = _people()  # type: ignore[attr-defined]
+        if icp_computed:
+            fit = self.fields["icp_fit"]
+            fit.disabled = True
+            fit.help_text = "Computed from the ideal customer profile."
 
     @staticmethod
     def initial_for(company: Company) -> dict[str, Any]:
@@ -146,7 +152,8 @@ class CompanyForm(forms.Form):
         }
 
     def service_data(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k != "version"}
+        left_out = {"version"} | {name for name, f in self.fields.items() if f.disabled}
+        return {k: v for k, v in self.cleaned_data.items() if k not in left_out}
 
 
 class CompanyEditForm(CompanyForm):

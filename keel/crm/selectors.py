@@ -12,7 +12,7 @@ from keel.activities.access import activities_visible_to
 from keel.activities.models import Activity
 from keel.core.models import AuditEntry
 from keel.crm.access import companies_visible_to, contacts_visible_to
-from keel.crm.models import Company, Contact, FunnelStage
+from keel.crm.models import BuyingRole, Company, Contact, FunnelStage
 from keel.crm.rules import FunnelEvidence
 from keel.pipeline.access import deals_visible_to
 from keel.pipeline.models import Deal, DealContact, DealStatus, ProcessKind
@@ -126,6 +126,30 @@ def _words(q: str) -> list[str]:
     return q.split()[:5]  # a handful of words is a search; more is a paste
 
 
+def decision_maker_known() -> Exists:
+    """Whether a company has a contact whose buying role is decision maker."""
+    return Exists(
+        Contact.objects.filter(company=OuterRef("pk"), buying_role=BuyingRole.DECISION_MAKER)
+    )
+
+
+def company_has_decision_maker(*, company: Company, shown: Latest[Contact] | None = None) -> bool:
+    """Whether the company has a known decision maker; read from `shown` (its contacts as
+    its page lists them) when that settles it, so the page asks the database only when
+    the list was cut short."""
+    if shown is not None:
+        if any(c.buying_role == BuyingRole.DECISION_MAKER for c in shown.rows):
+            return True
+        if not shown.more:
+            return False
+    return company.contacts.filter(buying_role=BuyingRole.DECISION_MAKER).exists()
+
+
+def companies_without_decision_maker() -> int:
+    """How many companies have no known decision maker."""
+    return Company.objects.filter(~decision_maker_known()).count()
+
+
 def company_list(
     *,
     user: User,
@@ -134,10 +158,13 @@ def company_list(
     industry: str = "",
     funnel_stage: str = "",
     owner: User | None = None,
+    no_decision_maker: bool = False,
 ) -> QuerySet[Company]:
     """The companies `user` reads that match every filter given; each word of `q` must
-    appear in the name or the domain."""
+    appear in the name or the domain. Each is marked `has_decision_maker`."""
     companies = companies_visible_to(user).select_related("owner")
+    if no_decision_maker:
+        companies = companies.filter(~decision_maker_known())
     for word in _words(q):
         companies = companies.filter(Q(name__icontains=word) | Q(domain__icontains=word))
     if tier:
@@ -148,7 +175,7 @@ def company_list(
         companies = companies.filter(funnel_stage=funnel_stage)
     if owner is not None:
         companies = companies.filter(owner=owner)
-    return companies.annotate(funnel_rank=FUNNEL_RANK)
+    return companies.annotate(funnel_rank=FUNNEL_RANK, has_decision_maker=decision_maker_known())
 
 
 def company_industries() -> list[str]:

@@ -21,6 +21,7 @@ from keel.crm.selectors import (
     contacts_with_email,
 )
 from keel.leads.definitions import contacts_requalify
+from keel.leads.icp import COMPUTED, companies_score, profile_exists
 from keel.planning.triggers import contact_fire
 
 _CHUNK = 900  # under SQLite's limit on bound parameters
@@ -90,6 +91,8 @@ CONTACT_FIELDS = [
 # The company fields a lead definition may test: a change requalifies its contacts.
 LEAD_FIT_FIELDS = frozenset({"industry", "employees", "region", "tier", "icp_fit"})
 CONTACT_FUNNEL_FIELDS = frozenset({"company", "inquired_at", "qualified_at"})
+# The company fields the ideal customer profile scores: a change rescores the company.
+ICP_FIELDS = frozenset({"industry", "employees", "region", "tier"})
 
 
 def _refuse(model: type[models.Model], field: str, message: str) -> InvalidInput:
@@ -217,6 +220,9 @@ def company_create(
     owner: User | None = None,
 ) -> Company:
     _ensure_may_edit(by)
+    computed = profile_exists()
+    if computed and icp_fit is not None:
+        raise _refuse(Company, "icp_fit", COMPUTED)
     domain = domain.strip().lower()
     _ensure_domain_free(domain)
     company = Company(
@@ -231,6 +237,9 @@ def company_create(
     )
     validate(company)
     company.save()
+    if computed:
+        companies_score(company_ids=[company.pk], requalify=False)  # no contacts yet
+        company.refresh_from_db(fields=["icp_fit"])
     entry = audit_record(
         actor=_actor(by), action="company.create", obj=company, summary=company.name
     )
@@ -248,10 +257,20 @@ def company_update(
     current = Company.objects.select_for_update().get(pk=company.pk)
     if current.updated_at != expected_updated_at:
         raise _stale(current, since=expected_updated_at)
+    computed = profile_exists()
+    if computed and "icp_fit" in data and data["icp_fit"] != current.icp_fit:
+        raise _refuse(Company, "icp_fit", COMPUTED)
     if "domain" in data:
         data = {**data, "domain": data["domain"].strip().lower()}
         _ensure_domain_free(data["domain"], company=current)
     changes = model_update(instance=current, data=data, fields=COMPANY_FIELDS)
+    if computed and ICP_FIELDS & set(changes):
+        # Scored before its people are requalified below, so they are judged on the new fit.
+        fit_before = current.icp_fit
+        companies_score(company_ids=[current.pk], requalify=False)
+        current.refresh_from_db(fields=["icp_fit"])
+        if current.icp_fit != fit_before:
+            changes["icp_fit"] = [fit_before, current.icp_fit]
     if changes:
         entry = audit_record(
             actor=_actor(by),

@@ -31,6 +31,7 @@ from keel.crm.forms import (
     version_token,
 )
 from keel.crm.models import Company, Contact
+from keel.leads import icp
 from keel.web.lists import listing, sorted_rows
 
 COMPANY_SORTS = {
@@ -147,11 +148,14 @@ def company_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     company = company_visible(user=user, pk=pk)
+    contacts = selectors.company_contacts(company=company)
     context = {
         "company": company,
-        "contacts": selectors.company_contacts(company=company),
+        "contacts": contacts,
         "deals": selectors.company_deals(user=user, company=company),
         "activities": selectors.company_activities(user=user, company=company),
+        "has_decision_maker": selectors.company_has_decision_maker(company=company, shown=contacts),
+        "contributions": icp.icp_contributions(company=company),
         "can_edit": can_edit_accounts(user),
     }
     return render(request, "crm/company_detail.html", context)
@@ -161,10 +165,11 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def company_create(request: HttpRequest) -> HttpResponse:
     user = _editor(request)
+    computed = icp.profile_exists()
     if request.method != "POST":
-        form = CompanyForm(initial={"owner": user.pk})
+        form = CompanyForm(initial={"owner": user.pk}, icp_computed=computed)
         return render(request, "crm/company_form.html", {"form": form, "company": None})
-    form = CompanyForm(request.POST)
+    form = CompanyForm(request.POST, icp_computed=computed)
     if form.is_valid():
         try:
             company = services.company_create(by=user, **form.service_data())
@@ -183,10 +188,13 @@ def company_create(request: HttpRequest) -> HttpResponse:
 def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = _editor(request)
     company = company_visible(user=user, pk=pk)
+    computed = icp.profile_exists()
     if request.method != "POST":
-        form = CompanyEditForm(initial=CompanyForm.initial_for(company))
+        initial = CompanyForm.initial_for(company)
+        form = CompanyEditForm(initial=initial, icp_computed=computed)
         return render(request, "crm/company_form.html", {"form": form, "company": company})
-    form = CompanyEditForm(request.POST)
+    shown = {"icp_fit": company.icp_fit}  # a computed fit is shown again, never posted
+    form = CompanyEditForm(request.POST, initial=shown, icp_computed=computed)
     status = 400
     if form.is_valid():
         try:
@@ -199,7 +207,12 @@ def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except NotAllowed:
             raise PermissionDenied from None
         except StaleVersion as error:
-            form = CompanyEditForm(_stale_data(request, company_visible(user=user, pk=pk)))
+            current = company_visible(user=user, pk=pk)
+            form = CompanyEditForm(
+                _stale_data(request, current),
+                initial={"icp_fit": current.icp_fit},
+                icp_computed=computed,
+            )
             _show_stale(form, error)
             status = 409
         except InvalidInput as error:

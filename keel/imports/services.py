@@ -37,6 +37,7 @@ from keel.imports.models import ImportRun, RunStatus
 from keel.imports.parse import FileUnreadable, Problem, Table, table_read
 from keel.imports.presets import mapping_resolve
 from keel.imports.records import Record, StageInfo, lost_reason_map, records_check_steps
+from keel.leads.icp import companies_score
 from keel.pipeline.access import deals_editable_by
 from keel.pipeline.models import (
     Deal,
@@ -217,6 +218,8 @@ def import_steps(
         with transaction.atomic():
             yield from plan.write(context)
             yield Step("Finishing", 0, 0)
+            if plan.company_ids:  # their fit, computed once a profile is saved
+                companies_score(company_ids=plan.company_ids)
             funnel_recompute(contact_ids=plan.contact_ids, company_ids=plan.company_ids)
             run.status, run.finished_at, run.source = RunStatus.COMMITTED, timezone.now(), None
             run.save()
