@@ -13,7 +13,7 @@ from keel.activities.api import activities, tasks
 from keel.api.auth import SessionAuth, TokenAuth
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.crm.api import companies, contacts
-from keel.leads.api import events
+from keel.leads.api import campaigns, events
 from keel.pipeline.api import deals
 from keel.pipeline.services import MoveBlocked
 from keel.scorecard.api import scorecard
@@ -64,4 +64,5 @@ api.add_router("/deals", deals)
 api.add_router("/activities", activities)
 api.add_router("/tasks", tasks)
 api.add_router("/events", events)
+api.add_router("/campaigns", campaigns)
 api.add_router("/scorecard", scorecard)

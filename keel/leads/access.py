@@ -37,3 +37,20 @@ def ensure_can_manage_forms(user: User) -> None:
             f"{user} may not create or change lead forms: marketers, sales managers and the "
             "owner may."
         )
+
+
+# Campaigns are marketing's spend: the people who run the forms and push the events keep
+# them. Everyone signed in reads them and their report.
+CAMPAIGN_MANAGING_ROLES = EVENT_PUSHING_ROLES
+
+
+def can_manage_campaigns(user: User) -> bool:
+    return user.is_active and (user.is_superuser or user.role in CAMPAIGN_MANAGING_ROLES)
+
+
+def ensure_can_manage_campaigns(user: User) -> None:
+    if not can_manage_campaigns(user):
+        raise NotAllowed(
+            f"{user} may not create or change campaigns: marketers, sales managers and the "
+            "owner may."
+        )

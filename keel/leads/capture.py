@@ -30,6 +30,7 @@ from keel.crm.models import Company, Contact
 from keel.crm.selectors import companies_with_domain, contacts_with_email
 from keel.crm.services import VISITOR, company_create, contact_create, contact_update
 from keel.leads.access import ensure_can_manage_forms
+from keel.leads.campaigns import attribution_refresh
 from keel.leads.definitions import contacts_requalify
 from keel.leads.models import EventType, LeadForm, MarketingEvent
 
@@ -184,6 +185,12 @@ def _event_save(event: MarketingEvent, contact: Contact, company: Company | None
     event.save()
 
 
+def _attribute(event: MarketingEvent) -> None:
+    # Only a tagged event can change a first or last touch: two UPDATEs, then, else none.
+    if event.campaign and event.contact_id is not None:
+        attribution_refresh(contact_ids=[event.contact_id])
+
+
 @transaction.atomic
 def submission_receive(
     *,
@@ -264,6 +271,7 @@ def _store(
             **_consent(form, sent["consent"], now),
         )
         _event_save(event, contact)
+        _attribute(event)
         # Engagement is what a lead definition may ask for: judged again with this event.
         contacts_requalify(contact_ids=[contact.pk])
         return Outcome.STORED
@@ -279,6 +287,7 @@ def _store(
     blanks.update(_consent(form, sent["consent"], now))
     # The event first: the update below judges the contact again, with it.
     _event_save(event, contact, company=blanks.get("company"))
+    _attribute(event)
     if blanks:
         contact_update(
             contact=contact, by=VISITOR, expected_updated_at=contact.updated_at, data=blanks

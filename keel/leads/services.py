@@ -17,6 +17,7 @@ from keel.core.exceptions import InvalidInput
 from keel.crm.models import Company, Contact
 from keel.crm.services import contact_update
 from keel.leads.access import ensure_can_push_events
+from keel.leads.campaigns import attribution_refresh
 from keel.leads.definitions import contacts_requalify
 from keel.leads.models import EventType, MarketingEvent
 
@@ -130,6 +131,10 @@ def events_ingest(*, by: User, events: Sequence[EventData]) -> IngestResult:
     _inquiries_record(by=by, rows=rows)
     # Engagement is what a lead definition may ask for: the people it touched are judged.
     touched = {row.contact_id for row in rows if row.contact_id is not None}
+    # First and last touch before requalifying: the last touch stops at qualification.
+    attribution_refresh(
+        contact_ids={row.contact_id for row in rows if row.contact_id is not None and row.campaign}
+    )
     if touched:
         contacts_requalify(contact_ids=touched)
     return IngestResult(created=len(rows), duplicates=duplicates, errors=errors)

@@ -8,7 +8,7 @@ specialist in North; Olivia owns the business; Vera only views.
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from keel.activities.tests.factories import TaskFactory
 from keel.core.models import AuditEntry
 from keel.crm.models import Company, Contact
 from keel.crm.tests.factories import ContactFactory
-from keel.leads.models import MarketingEvent
+from keel.leads.models import Campaign, MarketingEvent
 from keel.pipeline.models import Deal, StageChange
 from keel.scorecard.models import Goal, Metric, MetricValue
 
@@ -55,6 +55,7 @@ class World:
     task: Task
     activity: Activity
     metric: Metric  # calls: computed, so a push is refused even to those who may push
+    campaign: Campaign
     year: int = 2026
     month: str = "2025-10"
 
@@ -205,6 +206,28 @@ OPERATIONS = [
         },
         _but(200, salesperson_own=403, salesperson_other_team=403, specialist=403, viewer=403),
     ),
+    Operation("campaigns.list", "GET", "/campaigns", None, _all(200)),
+    Operation(
+        "campaigns.create",
+        "POST",
+        "/campaigns",
+        {
+            "code": "spring-ads",
+            "name": "Spring ads",
+            "channel": "advertising",
+            "starts_on": "2026-03-01",
+            "budget": "5000",
+            "cost": "1200",
+        },
+        _but(403, owner=201, sales_manager=201, marketer=201),
+    ),
+    Operation(
+        "campaigns.update",
+        "PATCH",
+        "/campaigns/{w.campaign.pk}",
+        lambda w: {"version": w.campaign.updated_at.isoformat(), "cost": "999"},
+        _but(403, owner=200, sales_manager=200, marketer=200),
+    ),
     Operation("scorecard.read", "GET", "/scorecard/months/{w.month}", None, _all(200)),
     Operation(
         "scorecard.read.person",
@@ -254,6 +277,9 @@ def world(
         task=TaskFactory(owner=alice, deal=deal, company=deal.company),
         activity=activity_log(by=alice, type="call", outcome="connected", deal=deal),
         metric=Metric.objects.get(key="calls"),
+        campaign=Campaign.objects.create(
+            code="webinars", name="Webinars", channel="inbound_web", starts_on=date(2026, 1, 1)
+        ),
     )
 
 
@@ -272,6 +298,7 @@ def _state(world: World) -> dict[str, Any]:
                 StageChange,
                 MetricValue,
                 Goal,
+                Campaign,
             )
         ],
         "audit": AuditEntry.objects.exclude(action__startswith="token.").count(),
@@ -281,6 +308,7 @@ def _state(world: World) -> dict[str, Any]:
             pk=world.contact.pk
         ),
         "task": Task.objects.values_list("done_at", "due_at").filter(pk=world.task.pk).first(),
+        "campaign": Campaign.objects.values_list("updated_at", "cost").get(pk=world.campaign.pk),
     }
 
 
