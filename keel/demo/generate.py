@@ -35,6 +35,7 @@ from keel.core.exceptions import KeelError
 from keel.core.models import AuditEntry, InstanceSetting
 from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
+from keel.demo.marketing import MarketingSummary, demo_marketing_build
 from keel.demo.plan import PlanSummary, demo_plan_build
 from keel.demo.simulate import (
     CAST,
@@ -50,7 +51,17 @@ from keel.demo.simulate import (
     World,
     demo_simulate,
 )
-from keel.leads.models import MarketingEvent
+from keel.leads.models import (
+    Campaign,
+    DefinitionApproval,
+    Handoff,
+    LeadDefinition,
+    LeadForm,
+    MarketingEvent,
+    Qualification,
+    RoutingRule,
+)
+from keel.leads.routing import POLICY_KEY
 from keel.pipeline.models import (
     ChecklistTick,
     Deal,
@@ -84,6 +95,13 @@ CHUNK = 20_000  # rows written between progress reports
 # Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name, the
 # demo's own metrics (with their values) by key.
 DOMAIN_MODELS: Sequence[type[models.Model]] = (
+    Handoff,
+    RoutingRule,
+    Qualification,
+    DefinitionApproval,
+    LeadDefinition,
+    LeadForm,
+    Campaign,
     CheckIn,
     TradeOffRule,
     Section,
@@ -141,6 +159,7 @@ class DemoSummary:
     logins: tuple[str, ...]  # every other person's username, same password
     goals: int = 0  # this year's goals set
     plan: PlanSummary | None = None  # the whale-hunting plan and its work so far
+    marketing: MarketingSummary | None = None  # campaigns, definitions, hand-offs
     phases: dict[str, float] = field(default_factory=dict)  # seconds per progress phase
 
     @property
@@ -253,7 +272,7 @@ def demo_wipe() -> None:
     Metric.objects.filter(key__in=DEMO_METRIC_KEYS).delete()
     Team.objects.filter(name__in=TEAMS).delete()
     User.objects.filter(username__in=[p.username for p in CAST]).delete()
-    InstanceSetting.objects.filter(key=DEMO_KEY).delete()
+    InstanceSetting.objects.filter(key__in=[DEMO_KEY, POLICY_KEY]).delete()
 
 
 def rows_insert(*, rows: DemoRows, progress: Progress | None = None) -> dict[str, float]:
@@ -305,8 +324,10 @@ def demo_build(
             rows_insert(rows=rows, progress=report)
             # Leaving bulk_loading shrinks SQLite's page cache, writing out what it held.
             report("Ending the bulk load", 0, 1)
-        report("Funnel stages", 0, 1)
         _statistics_refresh([table.model for table in rows.tables.values()])
+        report("Marketing: campaigns, the lead definition, hand-offs", 0, 1)
+        marketing = demo_marketing_build(today=today, seed=seed)
+        report("Funnel stages", 0, 1)
         funnel_recompute()
         owner = User.objects.get(username=CAST[0].username)
         # The plan's work logs activities: the goals are set from the figures with them.
@@ -339,6 +360,7 @@ def demo_build(
         logins=tuple(p.username for p in CAST[1:]),
         goals=len(goals),
         plan=plan,
+        marketing=marketing,
         phases=report.stop(),
     )
 

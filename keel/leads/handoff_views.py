@@ -198,7 +198,7 @@ class RuleForm(forms.ModelForm[RoutingRule]):
         fields = ["kind", "values", "assignee", "team", "cap", "is_active"]
         help_texts = {
             "assignee": "Who gets the leads it matches; blank: round robin in the team.",
-            "team": "A round robin deals to the team's salespeople and specialists in turn.",
+            "team": "A round robin deals to the team's salespeople in turn.",
         }
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -40,8 +40,9 @@ from keel.leads.models import (
 from keel.planning.access import oversees
 
 POLICY_KEY = "handoff_policy"
-# The people a round robin deals leads to: those whose job is to work them.
-TAKES_LEADS = frozenset({Role.SALESPERSON, Role.SALES_SPECIALIST})
+# The people a round robin deals leads to: salespeople, whose job is to work them
+# (specialists and experts support deals; managers place what no rule can).
+TAKES_LEADS = frozenset({Role.SALESPERSON})
 UNROUTED = "No rule could place it: it waits for a manager to assign it."
 
 
@@ -91,14 +92,15 @@ def _sells(user: User | None) -> bool:
     return user is not None and user.is_active and user.role in SELLING_ROLES
 
 
-class _Router:
+class Router:
     """Routes a run of leads: the rules and their people read once, each rule's round
     robin position and each person's count this month carried from lead to lead."""
 
     def __init__(self, now: datetime) -> None:
         # Locked, so two runs at once deal the round robin in turn, not both to one person.
         self.rules = list(
-            RoutingRule.objects.select_for_update()
+            # of=self: PostgreSQL locks no outer join's nullable side (the rule's team).
+            RoutingRule.objects.select_for_update(of=("self",))
             .filter(is_active=True)
             .select_related("assignee", "team")
             .order_by("position", "id")
@@ -200,7 +202,7 @@ def leads_hand_off(
         )
     )
     waiting = [c for c in waiting if c.pk not in open_]
-    router = _Router(now)
+    router = Router(now)
     policy = policy_read()
     handoffs: list[Handoff] = []
     for contact in waiting:

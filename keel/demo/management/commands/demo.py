@@ -112,6 +112,15 @@ class Command(BaseCommand):
                 + ", ".join(f"{n:,} {state.replace('_', ' ')}" for state, n in work.items())
                 + "."
             )
+        if summary.marketing is not None:
+            m = summary.marketing
+            console.print(
+                f"Marketing: {m.campaigns} campaigns; lead definition v2 live ({m.qualified:,} "
+                f"qualified leads, {m.lost_to_v2:,} turned away by its revision of v1); "
+                "hand-offs: "
+                + ", ".join(f"{n:,} {status}" for status, n in sorted(m.handoffs.items()))
+                + f", {m.breaches:,} first touches late or missed: see /leads/."
+            )
         console.print(
             "Seconds per phase: "
             + ", ".join(
