@@ -51,6 +51,7 @@ from keel.demo.simulate import (
     World,
     demo_simulate,
 )
+from keel.leads.icp import ICP_KEY
 from keel.leads.models import (
     Campaign,
     DefinitionApproval,
@@ -272,7 +273,7 @@ def demo_wipe() -> None:
     Metric.objects.filter(key__in=DEMO_METRIC_KEYS).delete()
     Team.objects.filter(name__in=TEAMS).delete()
     User.objects.filter(username__in=[p.username for p in CAST]).delete()
-    InstanceSetting.objects.filter(key__in=[DEMO_KEY, POLICY_KEY]).delete()
+    InstanceSetting.objects.filter(key__in=[DEMO_KEY, POLICY_KEY, ICP_KEY]).delete()
 
 
 def rows_insert(*, rows: DemoRows, progress: Progress | None = None) -> dict[str, float]:

@@ -3,6 +3,7 @@ agreed and revised once, the routing rules, and every qualified lead's hand-off 
 
 It runs after the simulated history is written and reads it back:
 
+- **The ideal customer profile** (ICP): four weighted criteria; every company is scored.
 - **Campaigns**: one for each campaign tag the website's events carry, its dates those
   of its events, its channel from its name, its cost from the channel's going rate.
 - **The lead definition**: v1, approved by marketing and sales when the history starts,
@@ -36,6 +37,7 @@ from keel.leads.campaigns import attribution_refresh
 from keel.leads.definition_rules import parse_rules
 from keel.leads.definitions import verdicts
 from keel.leads.handoff_rules import Policy, deadline
+from keel.leads.icp import icp_save
 from keel.leads.models import (
     ApprovalSide,
     Campaign,
@@ -52,6 +54,7 @@ from keel.leads.models import (
     RoutingRule,
 )
 from keel.leads.routing import POLICY_KEY, Router, rule_words
+from keel.pipeline.models import Deal
 
 V2_MONTHS_AGO = 7
 V2_MIN_EMPLOYEES = 20
@@ -61,6 +64,18 @@ V1_RULES = [
 ]
 V2_RULES = [*V1_RULES, {"kind": "size", "min": V2_MIN_EMPLOYEES}]
 POLICY = Policy(hours=8)  # one working day to call a lead back
+# Who buys most from the demo business, as marketing wrote it down.
+ICP = [
+    {
+        "kind": "company",
+        "field": "industry",
+        "in": ["Software", "Manufacturing", "Logistics", "Professional services"],
+        "weight": 35,
+    },
+    {"kind": "size", "min": 50, "max": 5000, "weight": 30},
+    {"kind": "company", "field": "region", "in": ["DACH", "Benelux", "Nordics"], "weight": 20},
+    {"kind": "company", "field": "tier", "in": ["key", "whale"], "weight": 15},
+]
 # What each channel costs a month it runs (euros, low–high), as a small B2B firm pays.
 MONTHLY_COST: dict[str, tuple[int, int]] = {
     Channel.ADVERTISING: (2_200, 4_200),
@@ -107,13 +122,21 @@ def _months(first: date, last: date) -> int:
 
 
 def campaigns_create(*, rng: random.Random, today: date, owner: User) -> list[Campaign]:
-    """A campaign for each tag the events and deals carry, dated by its events."""
-    spans = {
-        row["campaign"]: (row["first"], row["last"])
-        for row in MarketingEvent.objects.exclude(campaign="")
+    """A campaign for each tag the events and deals carry, dated by them."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    tagged = (
+        MarketingEvent.objects.exclude(campaign="")
         .values("campaign")
-        .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
-    }
+        .annotate(first=Min("occurred_at"), last=Max("occurred_at")),
+        # A deal's tag: the trade fair or mailing it came from, which the website never saw.
+        Deal.objects.exclude(campaign="")
+        .values("campaign")
+        .annotate(first=Min("created_at"), last=Max("created_at")),
+    )
+    for rows in tagged:
+        for row in rows:
+            first, last = spans.get(row["campaign"], (row["first"], row["last"]))
+            spans[row["campaign"]] = (min(first, row["first"]), max(last, row["last"]))
     campaigns = []
     for code in sorted(spans):
         first, last = (moment.date() for moment in spans[code])
@@ -256,18 +279,17 @@ def handoffs_write(
     """Each qualified lead's hand-off when it qualified, routed by the rules as they
     would have dealt it then, with its first touch and sales' answer."""
     contacts = Contact.objects.select_related("company__owner").in_bulk(contact_ids)
-    campaigns = dict(
-        MarketingEvent.objects.filter(contact__in=contact_ids)
-        .exclude(campaign="")
-        .order_by("contact", "occurred_at")
-        .values_list("contact", "campaign")
-    )
-    sources = dict(
+    sources: dict[int, str] = {}  # the source of each one's last touch before it qualified
+    events = (
         MarketingEvent.objects.filter(contact__in=contact_ids)
         .exclude(source="")
-        .order_by("contact", "occurred_at")
-        .values_list("contact", "source")
+        .order_by("occurred_at")
+        .values_list("contact", "source", "occurred_at")
     )
+    for pk, source, occurred in events:
+        qualified_at = contacts[pk].qualified_at
+        if qualified_at is not None and occurred <= qualified_at:
+            sources[pk] = source
     manager = User.objects.get(username="sofia.marino")
     placers = list(User.objects.filter(team=manager.team, role=Role.SALESPERSON).order_by("pk"))
     router = Router(now)
@@ -299,7 +321,7 @@ def handoffs_write(
             previous_owner=marketer,
             rule=rule,
             rule_words=words,
-            campaign=contact.last_campaign or campaigns.get(pk, ""),
+            campaign=contact.last_campaign,
             source=sources.get(pk, ""),
             at=at,
         )
@@ -401,6 +423,7 @@ def demo_marketing_build(*, today: date, seed: int) -> MarketingSummary:
     marketer = User.objects.get(role=Role.MARKETER, username="chloe.dubois")
     sales = User.objects.get(username="thomas.becker")
     campaigns = campaigns_create(rng=rng, today=today, owner=marketer)
+    icp_save(by=marketer, criteria=ICP)  # no definition is live yet: nobody is requalified
     start = Contact.objects.aggregate(first=Min("created_at"))["first"] or now
     revised = now - timedelta(days=round(V2_MONTHS_AGO * 30.4))
     v1, v2 = definitions_write(start=start, revised=revised, marketer=marketer, sales=sales)

@@ -293,13 +293,6 @@ def campaign_report(
     spans = [month_bounds(m) for m in months]
     touch_field = TOUCH_FIELDS[touch]
 
-    campaigns = Campaign.objects.filter(starts_on__lt=rules.next_month(months[-1])).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=months[0])
-    )
-    if codes is not None:
-        campaigns = Campaign.objects.filter(code__in=list(codes))
-    known = {c.code: c for c in campaigns.select_related("owner")}
-
     per_code: dict[str, list[Figures]] = defaultdict(lambda: [Figures() for _ in months])
     for code, values in _event_counts(spans, codes).items():
         for figures, value in zip(per_code[code], values, strict=True):
@@ -313,6 +306,17 @@ def campaign_report(
         for figures, value in zip(per_code[code], values, strict=True):
             figures.customers = value["customers"]
             figures.bookings = Decimal(value["bookings"] or 0).quantize(CENT)
+    # The campaigns running in the period (their cost falls in it), and those whose people
+    # or customers show in it though they ended before: credited to their own channel.
+    running = Q(starts_on__lt=rules.next_month(months[-1])) & (
+        Q(ends_on__isnull=True) | Q(ends_on__gte=months[0])
+    )
+    campaigns = (
+        Campaign.objects.filter(code__in=list(codes))
+        if codes is not None
+        else Campaign.objects.filter(running | Q(code__in=list(per_code)))
+    )
+    known = {c.code: c for c in campaigns.select_related("owner")}
     for code, campaign in known.items():
         shares = cost_by_month(
             cost=campaign.cost,

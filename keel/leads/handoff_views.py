@@ -45,6 +45,7 @@ from keel.scorecard.selectors import month_bounds
 from keel.web.lists import listing
 
 READERS = frozenset({Role.OWNER, Role.SALES_MANAGER, Role.MARKETER})
+TALLY_DAYS = 30  # the list's summary: the hand-offs of the last 30 days
 
 
 def _user(request: HttpRequest) -> User:
@@ -65,9 +66,8 @@ def _reader(request: HttpRequest) -> User:
 def handoff_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     now = timezone.now()
-    start, end = month_bounds(timezone.localdate())
     visible = handoffs_visible(user)
-    tally = handoff_tally(visible.filter(at__gte=start, at__lt=end), now)
+    tally = handoff_tally(visible.filter(at__gte=now - timedelta(days=TALLY_DAYS)), now)
     rows = with_state(visible, now)
     state = request.GET.get("state", "")
     if state == "breach":
@@ -101,7 +101,7 @@ def handoff_list(request: HttpRequest) -> HttpResponse:
         {
             "listing": page,
             "tally": tally,
-            "month": start,
+            "days": TALLY_DAYS,
             "states": STATES,
             "state": state,
             "status": status,
