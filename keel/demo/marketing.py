@@ -7,7 +7,8 @@ It runs after the simulated history is written and reads it back:
 - **Campaigns**: one for each campaign tag the website's events carry, its dates those
   of its events, its channel from its name, its cost from the channel's going rate.
 - **The lead definition**: v1, approved by marketing and sales when the history starts,
-  qualifies a decision maker or champion who asked for contact; v2, agreed
+  qualifies someone whose title says they decide or lead sales, who asked for contact
+  (a web form asks for the title, not the buying role); v2, agreed
   V2_MONTHS_AGO, asks also for a company of at least V2_MIN_EMPLOYEES people. Each
   contact is judged by the real rules (static facts and an inquiry, so judging today is
   judging then); a contact qualifies the moment it inquired, and those v2 refuses stop
@@ -32,7 +33,7 @@ from django.db.models import Max, Min
 from keel.accounts.models import Role, Team, User
 from keel.activities.models import Activity, ActivityType, Outcome, Task, TaskSource
 from keel.core.models import InstanceSetting
-from keel.crm.models import BuyingRole, Channel, Contact
+from keel.crm.models import Channel, Contact
 from keel.leads.campaigns import attribution_refresh
 from keel.leads.definition_rules import parse_rules
 from keel.leads.definitions import verdicts
@@ -58,10 +59,13 @@ from keel.pipeline.models import Deal
 
 V2_MONTHS_AGO = 7
 V2_MIN_EMPLOYEES = 20
-V1_RULES = [
-    {"kind": "authority", "roles": [BuyingRole.DECISION_MAKER, BuyingRole.CHAMPION]},
-    {"kind": "inquiry"},
-]
+# The people who buy sales training, by the title a web form asks for: the owners and
+# executives who decide, and the sales leaders who champion it.
+SENIOR = [
+    "owner", "founder", "ceo", "managing director", "general manager", "chief", "vp",
+    "sales director", "head of sales", "sales manager", "cfo", "coo",
+]  # fmt: skip
+V1_RULES = [{"kind": "seniority", "words": SENIOR}, {"kind": "inquiry"}]
 V2_RULES = [*V1_RULES, {"kind": "size", "min": V2_MIN_EMPLOYEES}]
 POLICY = Policy(hours=8)  # one working day to call a lead back
 # Who buys most from the demo business, as marketing wrote it down.
@@ -171,8 +175,8 @@ def definitions_write(
     v1 = LeadDefinition.objects.create(
         version=1,
         rules=V1_RULES,
-        notes="Our first shared definition: someone who can decide or champion the "
-        "purchase, and who asked us to get in touch.",
+        notes="Our first shared definition: an owner, executive or sales leader (by "
+        "their title) who asked us to get in touch.",
         created_by=marketer,
     )
     v2 = LeadDefinition.objects.create(
