@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from keel.accounts.models import User
@@ -32,6 +33,7 @@ from keel.crm.forms import (
 )
 from keel.crm.models import Company, Contact
 from keel.leads import icp
+from keel.leads.selectors import lead_story
 from keel.web.lists import listing, sorted_rows
 
 COMPANY_SORTS = {
@@ -286,6 +288,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact": contact,
         "deals": selectors.contact_deals(user=user, contact=contact),
         "activities": selectors.contact_activities(user=user, contact=contact),
+        "lead": lead_story(contact=contact, now=timezone.now()),
         "can_edit": can_edit_accounts(user),
     }
     return render(request, "crm/contact_detail.html", context)

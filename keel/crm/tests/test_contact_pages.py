@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from keel.accounts.models import Role, User
 from keel.accounts.tests.factories import UserFactory
@@ -11,6 +12,7 @@ from keel.activities.services import activity_log
 from keel.core.models import AuditEntry
 from keel.crm.models import BuyingRole, Company, Contact, FunnelStage
 from keel.crm.tests.factories import CompanyFactory, ContactFactory
+from keel.leads.models import MarketingEvent
 from keel.pipeline.models import Deal, SalesProcess
 from keel.pipeline.services import deal_contact_add, deal_create
 
@@ -216,8 +218,11 @@ def test_the_detail_page_runs_a_bounded_number_of_queries(
         deal_contact_add(deal=deal, contact=wile, by=alice)
         logger = UserFactory(username=f"u{n}", role=Role.OWNER)  # may log on any deal
         activity_log(by=logger, type="call", contact=wile, deal=deal)
+    for _ in range(15):  # more marketing events than the page shows
+        MarketingEvent.objects.create(type="visit", occurred_at=timezone.now(), contact=wile)
     signed_in(client, alice)
-    with django_assert_max_num_queries(7):
+    # 7 for the contact, its deals and activities; 3 for its story as a lead.
+    with django_assert_max_num_queries(10):
         html = page(client, f"/contacts/{wile.pk}/")
     assert len(re.findall(r'href="/deals/\d+/"', html)) == 30 + 20  # deals, activities' deals
 

@@ -16,9 +16,11 @@ from keel.leads.definitions import contacts_requalify
 from keel.leads.handoffs import handoff_feedback
 from keel.leads.models import (
     DefinitionStatus,
+    EventType,
     Handoff,
     HandoffStatus,
     LeadDefinition,
+    MarketingEvent,
     RejectReason,
     RoutingKind,
     RoutingRule,
@@ -180,3 +182,15 @@ def test_feedback_counts_verdicts_conversions_and_wins_by_campaign(
     page = client_for(mia).get(reverse("handoffs:feedback")).content.decode()
     assert "Not a fit for what we sell: 1" in page and "newsletter" in page
     assert client_for(alice).get(reverse("handoffs:feedback")).status_code == 403
+
+
+def test_the_contact_page_tells_the_lead_story(handed: list[Handoff], alice: User) -> None:
+    ada = Contact.objects.get(pk=handed[0].contact_id)
+    MarketingEvent.objects.create(
+        type=EventType.DOWNLOAD, occurred_at=timezone.now(), contact=ada, campaign="webinar"
+    )
+    page = client_for(alice).get(reverse("crm:contact_detail", args=[ada.pk])).content.decode()
+    assert "Lead definition v1" in page and "qualified" in page
+    assert "The contact&#x27;s buying role is one of: decision maker." in page
+    assert "Handed to sales" in page and "Region is one of: EU → round robin in North" in page
+    assert "Download · webinar" in page
