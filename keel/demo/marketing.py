@@ -33,7 +33,7 @@ from django.db.models import Max, Min
 from keel.accounts.models import Role, Team, User
 from keel.activities.models import Activity, ActivityType, Outcome, Task, TaskSource
 from keel.core.models import InstanceSetting
-from keel.crm.models import Channel, Contact
+from keel.crm.models import BuyingRole, Channel, Company, Contact
 from keel.leads.campaigns import attribution_refresh
 from keel.leads.definition_rules import parse_rules
 from keel.leads.definitions import verdicts
@@ -98,6 +98,7 @@ REASONS = [
     (RejectReason.ALREADY_ENGAGED, 2),
     (RejectReason.BAD_DATA, 1),
 ]
+P_NO_DECISION_MAKER = 0.25  # of the companies with no deal yet
 DECIDE_AFTER = timedelta(days=14)  # a lead handed more recently may still be waiting
 PLACED_AFTER = timedelta(days=2)  # a lead no rule placed waited this long for a manager
 
@@ -162,6 +163,18 @@ def campaigns_create(*, rng: random.Random, today: date, owner: User) -> list[Ca
             )
         )
     return Campaign.objects.bulk_create(campaigns)
+
+
+def decision_makers_unknown(*, rng: random.Random) -> int:
+    """At some companies nobody has worked yet, who decides is not known: their decision
+    makers' buying role was never found out. The ICP page counts such companies."""
+    untouched = list(
+        Company.objects.filter(deals__isnull=True).order_by("pk").values_list("pk", flat=True)
+    )
+    chosen = [pk for pk in untouched if rng.random() < P_NO_DECISION_MAKER]
+    return Contact.objects.filter(company__in=chosen, buying_role=BuyingRole.DECISION_MAKER).update(
+        buying_role=""
+    )
 
 
 def _at(moment: datetime) -> dict[str, Any]:
@@ -427,6 +440,7 @@ def demo_marketing_build(*, today: date, seed: int) -> MarketingSummary:
     marketer = User.objects.get(role=Role.MARKETER, username="chloe.dubois")
     sales = User.objects.get(username="thomas.becker")
     campaigns = campaigns_create(rng=rng, today=today, owner=marketer)
+    decision_makers_unknown(rng=rng)
     icp_save(by=marketer, criteria=ICP)  # no definition is live yet: nobody is requalified
     start = Contact.objects.aggregate(first=Min("created_at"))["first"] or now
     revised = now - timedelta(days=round(V2_MONTHS_AGO * 30.4))
