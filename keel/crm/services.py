@@ -303,7 +303,13 @@ def contact_create(
     owner: User | None = None,
     inquired_at: datetime | None = None,
     qualified_at: datetime | None = None,
+    requalify: bool = True,
 ) -> Contact:
+    """A new contact, its funnel stage and its company's, judged by the lead definition.
+
+    `requalify=False` leaves the judging to the caller, who writes more that the lead
+    definition reads (the lead form's event) and then calls contacts_requalify once.
+    """
     _ensure_may_edit(by)
     email = email.strip()
     _ensure_email_free(email)
@@ -323,26 +329,42 @@ def contact_create(
         inquired_at=inquired_at,
         qualified_at=qualified_at,
     )
+    # An inquiry or a qualification moves the contact, and its company, up the funnel. A
+    # new row is the only evidence of its own (no activity, deal or referral can name it
+    # yet), so its stage is known before it is written; its company's is read back.
+    contact.funnel_stage = funnel_stage_for(
+        FunnelEvidence(has_inquiry=inquired_at is not None, is_qualified=qualified_at is not None)
+    )
+    if contact.funnel_stage != FunnelStage.SUSPECT:
+        contact.funnel_stage_since = timezone.now()
     validate(contact)
     contact.save()
-    # An inquiry or a qualification moves the contact, and its company, up the funnel.
-    funnel_recompute(contact_ids=[contact.pk], company_ids=[company.pk] if company else [])
-    contact.refresh_from_db(fields=["funnel_stage", "funnel_stage_since"])
+    if company is not None:
+        funnel_recompute(contact_ids=[], company_ids=[company.pk])
     entry = audit_record(
         actor=_actor(by), action="contact.create", obj=contact, summary=str(contact)
     )
     _stamp(contact, at=entry.at)
     contact_fire(contact=contact, inquired_before=None, qualified_before=None)
-    if contacts_requalify(contact_ids=[contact.pk]).written:
+    if requalify and contacts_requalify(contact_ids=[contact.pk]).written:
         contact.refresh_from_db()
     return contact
 
 
 @transaction.atomic
 def contact_update(
-    *, contact: Contact, by: User | Visitor, expected_updated_at: datetime, data: dict[str, Any]
+    *,
+    contact: Contact,
+    by: User | Visitor,
+    expected_updated_at: datetime,
+    data: dict[str, Any],
+    requalify: bool = True,
 ) -> Contact:
-    """Edit a contact's fields; an edit of a version someone changed since is refused."""
+    """Edit a contact's fields; an edit of a version someone changed since is refused.
+
+    `requalify=False` leaves the judging by the lead definition to the caller, as for
+    contact_create.
+    """
     _ensure_may_edit(by)
     _ensure_known_fields(Contact, data, CONTACT_FIELDS)
     current = Contact.objects.select_for_update().get(pk=contact.pk)
@@ -371,6 +393,6 @@ def contact_update(
         contact_fire(
             contact=current, inquired_before=inquired_before, qualified_before=qualified_before
         )
-        if contacts_requalify(contact_ids=[current.pk]).written:
+        if requalify and contacts_requalify(contact_ids=[current.pk]).written:
             current.refresh_from_db()
     return current

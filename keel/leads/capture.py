@@ -185,13 +185,14 @@ def _event_save(event: MarketingEvent, contact: Contact, company: Company | None
     event.save()
 
 
-def _attribute(event: MarketingEvent) -> None:
-    # Only a tagged event can change a first or last touch: two UPDATEs, then, else none.
-    if event.campaign and event.contact_id is not None:
-        attribution_refresh(contact_ids=[event.contact_id])
+def _attribute(event: MarketingEvent, contact: Contact) -> None:
+    # Only a tagged event can change a first or last touch, and not one whose campaign
+    # both already are (earlier or later, it can only name that campaign again).
+    touches = {contact.first_campaign, contact.last_campaign}
+    if event.campaign and touches != {event.campaign}:
+        attribution_refresh(contact_ids=[contact.pk])
 
 
-@transaction.atomic
 def submission_receive(
     *,
     form: LeadForm,
@@ -232,7 +233,8 @@ def submission_receive(
 
     # Twice at most: a submission racing another for the same new person finds them the
     # second time. What the records still refuse is logged, never told: the answer is the
-    # same whatever happened, so it says nothing of who is known.
+    # same whatever happened, so it says nothing of who is known. Each try is a
+    # transaction of its own (a savepoint inside a caller's).
     for attempt in (1, 2):
         try:
             with transaction.atomic():
@@ -269,10 +271,11 @@ def _store(
             phone=sent["phone"],
             inquired_at=inquired,
             **_consent(form, sent["consent"], now),
+            requalify=False,  # once, below, with the event
         )
         _event_save(event, contact)
-        _attribute(event)
-        # Engagement is what a lead definition may ask for: judged again with this event.
+        _attribute(event, contact)
+        # Engagement is what a lead definition may ask for: judged with this event.
         contacts_requalify(contact_ids=[contact.pk])
         return Outcome.STORED
     blanks: dict[str, Any] = {
@@ -285,13 +288,15 @@ def _store(
     if inquired is not None and contact.inquired_at is None:
         blanks["inquired_at"] = inquired
     blanks.update(_consent(form, sent["consent"], now))
-    # The event first: the update below judges the contact again, with it.
     _event_save(event, contact, company=blanks.get("company"))
-    _attribute(event)
+    _attribute(event, contact)
     if blanks:
         contact_update(
-            contact=contact, by=VISITOR, expected_updated_at=contact.updated_at, data=blanks
+            contact=contact,
+            by=VISITOR,
+            expected_updated_at=contact.updated_at,
+            data=blanks,
+            requalify=False,  # once, below
         )
-    else:
-        contacts_requalify(contact_ids=[contact.pk])
+    contacts_requalify(contact_ids=[contact.pk])
     return Outcome.STORED

@@ -18,11 +18,23 @@ from keel.leads.capture import (
     lead_form_update,
     submission_receive,
 )
-from keel.leads.models import EventType, LeadForm, MarketingEvent
+from keel.leads.models import (
+    DefinitionStatus,
+    EventType,
+    Handoff,
+    LeadDefinition,
+    LeadForm,
+    MarketingEvent,
+    Qualification,
+)
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
+# Statements a submission may run (savepoints count), on its costliest paths; the
+# budgets keep a cut in queries from silently growing back.
+MAX_QUERIES_NEW = 53
+MAX_QUERIES_KNOWN = 49
 WORDING = "Yes, send me news about Acme's products. I can unsubscribe at any time."
 
 
@@ -300,3 +312,54 @@ def test_what_the_records_refuse_is_answered_the_same_and_says_nothing(form, mon
     assert answer(response) == ordinary
     assert b"Ada" not in response.content
     assert receive(form, email="taken2@acme.example", last_name="T") == Outcome.DROPPED
+
+
+# --- what a submission costs -----------------------------------------------------------------
+
+
+@pytest.fixture
+def definition(db: None) -> LeadDefinition:
+    """Live, as in production: every submission is judged by it."""
+    return LeadDefinition.objects.create(
+        version=1,
+        status=DefinitionStatus.ACTIVE,
+        activated_at=NOW,
+        rules=[
+            {"kind": "authority", "roles": ["decision_maker"]},
+            {"kind": "inquiry"},
+        ],
+    )
+
+
+def test_a_new_person_at_a_new_company_is_judged_once(
+    form, definition, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(MAX_QUERIES_NEW):
+        outcome = receive(form, email="dana@fresh.example", company="Fresh", last_name="Doe")
+    assert outcome == Outcome.STORED
+    dana = Contact.objects.select_related("company").get()
+    assert (dana.funnel_stage, dana.company.funnel_stage) == (FunnelStage.LEAD,) * 2
+    assert (dana.first_campaign, dana.last_campaign) == ("spring", "spring")
+    judged = Qualification.objects.get(contact=dana)  # once, not once per service
+    assert (judged.definition, judged.qualified, judged.reasons) == (
+        definition,
+        False,
+        [False, True],
+    )
+
+
+def test_a_known_person_is_judged_once_and_handed_to_sales(
+    form, definition, django_assert_max_num_queries
+):
+    dana = ContactFactory(email="dana@acme.example", first_name="", buying_role="decision_maker")
+    # The inquiry qualifies her: the costliest known path, with the hand-off.
+    with django_assert_max_num_queries(MAX_QUERIES_KNOWN):
+        assert receive(form, first_name="Dana") == Outcome.STORED
+    dana.refresh_from_db()
+    assert (dana.first_name, dana.inquired_at, dana.funnel_stage) == (
+        "Dana",
+        NOW,
+        FunnelStage.QUALIFIED_LEAD,
+    )
+    assert Qualification.objects.get(contact=dana).qualified
+    assert Handoff.objects.get(contact=dana).campaign == "spring"
