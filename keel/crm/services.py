@@ -20,6 +20,7 @@ from keel.crm.selectors import (
     contact_funnel_evidence,
     contacts_with_email,
 )
+from keel.leads.claims import events_claim
 from keel.leads.definitions import contacts_requalify
 from keel.leads.icp import COMPUTED, companies_score, profile_exists
 from keel.planning.triggers import contact_fire
@@ -339,6 +340,9 @@ def contact_create(
         contact.funnel_stage_since = timezone.now()
     validate(contact)
     contact.save()
+    inquired = contact.inquired_at
+    if events_claim(contact=contact) and contact.inquired_at != inquired:
+        funnel_recompute(contact_ids=[contact.pk], company_ids=[])  # an earlier inquiry
     if company is not None:
         funnel_recompute(contact_ids=[], company_ids=[company.pk])
     entry = audit_record(

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 from keel.core.models import TimeStamped
 from keel.crm.models import Channel
@@ -66,6 +67,9 @@ class MarketingEvent(models.Model):
             models.Index(fields=["source", "occurred_at"]),
             # The scorecard's months: every type's count over a range, from the index alone.
             models.Index(fields=["occurred_at", "type"]),
+            # The events sent with an address, found by it when its person arrives
+            # (leads/claims.py), whatever its case.
+            models.Index(Lower("email"), name="marketing_event_email_lower"),
         ]
 
     def __str__(self) -> str:

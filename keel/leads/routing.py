@@ -261,8 +261,10 @@ def can_decide(user: User, handoff: Handoff) -> bool:
 
 
 def _locked(handoff: Handoff) -> Handoff:
-    current = (
-        Handoff.objects.select_for_update().select_related("owner", "contact").get(pk=handoff.pk)
+    current = (  # of=self: PostgreSQL locks no outer join's nullable side (the owner)
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("owner", "contact")
+        .get(pk=handoff.pk)
     )
     if current.status != HandoffStatus.PENDING:
         raise StaleVersion(

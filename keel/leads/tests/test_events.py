@@ -1,5 +1,7 @@
 """Marketing events: POST /api/v1/events/bulk and events_ingest."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.utils import timezone
 
@@ -9,6 +11,7 @@ from keel.accounts.tests.factories import UserFactory
 from keel.api.tests.conftest import Api
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.crm.models import FunnelStage
+from keel.crm.services import contact_create
 from keel.crm.tests.factories import ContactFactory
 from keel.leads.models import EventType, MarketingEvent
 from keel.leads.services import MAX_EVENTS, EventData, events_ingest
@@ -125,3 +128,27 @@ def test_the_service_checks_who_pushes(alice, marketer):
             by=marketer, events=[EventData(type="visit", occurred_at=when)] * (MAX_EVENTS + 1)
         )
     assert not MarketingEvent.objects.exists()
+
+
+def test_events_sent_before_the_person_was_known_become_theirs(api, acme, alice):
+    api.post(
+        "/events/bulk",
+        {
+            "events": [
+                event(type="download", email="Nora@Acme.example", campaign="guide"),
+                event(
+                    type="inquiry", email="nora@acme.example", occurred_at="2025-03-02T10:00:00Z"
+                ),
+                event(type="download", email="someone@else.example"),
+            ]
+        },
+    )
+    assert not MarketingEvent.objects.filter(contact__isnull=False).exists()
+    nora = contact_create(by=alice, last_name="Nora", email="NORA@acme.example", company=acme)
+    mine = MarketingEvent.objects.filter(contact=nora)
+    assert mine.count() == 2 and set(mine.values_list("company", flat=True)) == {acme.pk}
+    assert MarketingEvent.objects.get(email="someone@else.example").contact is None
+    nora.refresh_from_db()
+    assert nora.first_campaign == "guide"
+    assert nora.inquired_at == datetime(2025, 3, 2, 10, tzinfo=UTC)
+    assert nora.funnel_stage == FunnelStage.LEAD
