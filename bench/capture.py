@@ -5,8 +5,9 @@
                                              default: a scratch SQLite file)
 
 The book: N contacts in N/2 companies (each with a domain), loaded with bulk_create, and a
-live lead definition asking for a buying role and two form fills or inquiries in 90 days,
-so every submission is judged again as it would be in production. The submissions, each
+live lead definition asking for a buying role and a form fill or inquiry in 90 days, so
+every submission is judged again as it would be in production, and a known decision
+maker's qualifies and is routed round robin with its first-touch task. The submissions, each
 from its own remote address (the rate limit is not what is measured), rotate through four
 kinds: a new person at a known company's domain, a new person at a new domain, a new
 person on free mail naming a company, and a known contact (who gains blanks and an
@@ -62,8 +63,9 @@ def _book(contacts: int) -> list[str]:
     """Companies and contacts in bulk, a live definition; the known contacts' addresses."""
     from django.utils import timezone
 
+    from keel.accounts.models import Role, Team, User
     from keel.crm.models import Company, Contact
-    from keel.leads.models import DefinitionStatus, LeadDefinition
+    from keel.leads.models import DefinitionStatus, LeadDefinition, RoutingKind, RoutingRule
 
     companies = Company.objects.bulk_create(
         Company(name=f"Company {i}", domain=f"company{i}.example") for i in range(contacts // 2)
@@ -87,9 +89,15 @@ def _book(contacts: int) -> list[str]:
         activated_at=timezone.now(),
         rules=[
             {"kind": "authority", "roles": ["decision_maker", "champion"]},
-            {"kind": "engagement", "events": ["form_fill", "inquiry"], "at_least": 2, "days": 90},
+            {"kind": "engagement", "events": ["form_fill", "inquiry"], "days": 90},
         ],
     )
+    # A known decision maker who sends the form qualifies: routed round robin in a team of
+    # five, with a first-touch task, inside the request as in production.
+    team = Team.objects.create(name="Inside sales")
+    for n in range(5):
+        User.objects.create(username=f"seller{n}", role=Role.SALESPERSON, team=team)
+    RoutingRule.objects.create(position=1, kind=RoutingKind.ROUND_ROBIN, team=team)
     return list(Contact.objects.order_by("id").values_list("email", flat=True)[:5000])
 
 

@@ -375,20 +375,21 @@ def contacts_requalify(
             Contact.objects.filter(pk__in=ids[start : start + CHUNK]).update(
                 qualified_at=moment, qualified_by=definition, updated_at=now
             )
-    _stages_follow(gained + lost, sorted(companies), judged=count)
+    _stages_follow(gained + lost, sorted(companies), book=count if contact_ids is None else None)
     leads_hand_off(contact_ids=gained, definition=definition, now=now)
     _qualified_fire(gained)
     return Requalified(count, len(gained), len(lost), len(records))
 
 
-def _stages_follow(contact_ids: list[int], company_ids: list[int], *, judged: int) -> None:
+def _stages_follow(contact_ids: list[int], company_ids: list[int], *, book: int | None) -> None:
     """The funnel stages of the contacts whose result changed, and of their companies:
-    in chunks, or the whole book at once when most of it changed."""
+    in chunks, or the whole book at once when the whole book (`book` contacts) was judged
+    and most of it changed. A few contacts judged never recompute the book."""
     if not contact_ids:
         return
     from keel.crm.services import funnel_recompute  # crm's services call this module
 
-    if len(contact_ids) > judged // 2:
+    if book is not None and len(contact_ids) > book // 2:
         funnel_recompute()
         return
     for start in range(0, max(len(contact_ids), len(company_ids)), CHUNK):

@@ -9,6 +9,7 @@ a meeting 5 days ago.
 """
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -19,7 +20,7 @@ from keel.activities.models import Activity, ActivityType
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.models import AuditEntry
 from keel.crm.models import BuyingRole, Company, Contact, FunnelStage
-from keel.crm.services import company_update, contact_update
+from keel.crm.services import company_update, contact_update, funnel_recompute
 from keel.crm.tests.factories import CompanyFactory, ContactFactory
 from keel.leads.definition_rules import RulesError, parse_rules
 from keel.leads.definitions import (
@@ -272,3 +273,20 @@ def test_a_new_version_that_agrees_records_it_without_touching_the_contact(
     )  # fmt: skip
     assert list(again.qualifications.values_list("definition", flat=True)) == [v2.pk, v1.pk]
     assert contacts_requalify(definition=v2, now=NOW).written == 0
+
+
+def test_one_contact_qualifying_recomputes_its_own_stage_not_the_books() -> None:
+    """A lone gain used to count as "most of the book changed" (1 of 1 judged) and send
+    every contact's funnel stage to be recomputed: a form submission took 100 ms more."""
+    LeadDefinition.objects.create(
+        version=1,
+        status=DefinitionStatus.ACTIVE,
+        rules=[{"kind": "authority", "roles": ["decision_maker"]}],
+    )
+    ContactFactory.create_batch(5)
+    ada = ContactFactory(buying_role=BuyingRole.DECISION_MAKER)
+    with mock.patch("keel.crm.services.funnel_recompute", wraps=funnel_recompute) as recompute:
+        contacts_requalify(contact_ids=[ada.pk])
+    recompute.assert_called_once_with(contact_ids=[ada.pk], company_ids=[ada.company_id])
+    ada.refresh_from_db()
+    assert ada.funnel_stage == FunnelStage.QUALIFIED_LEAD
