@@ -111,11 +111,16 @@ def activity_log(
     )
     activity.full_clean()
     activity.save()
-    if contact is not None and type != ActivityType.RESEARCH:
-        # A touch with a lead handed to sales is its first touch: the hand-off's task is done.
+    if contact is not None and type != ActivityType.RESEARCH and by.role in SELLING_ROLES:
+        # Sales touching a lead handed to it is its first touch: the hand-off's task is
+        # done then. A touch dated before the hand-off is no answer to it; one dated ahead
+        # counts from now.
         Task.objects.filter(
-            source=TaskSource.HANDOFF, source_key=f"handoff:{contact.pk}", done_at__isnull=True
-        ).update(done_at=activity.at)
+            source=TaskSource.HANDOFF,
+            source_key=f"handoff:{contact.pk}",
+            done_at__isnull=True,
+            created_at__lte=activity.at,
+        ).update(done_at=min(activity.at, timezone.now()))
     funnel_recompute(
         contact_ids=[contact.pk] if contact else [],
         company_ids=[company.pk] if company else [],

@@ -288,7 +288,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact": contact,
         "deals": selectors.contact_deals(user=user, contact=contact),
         "activities": selectors.contact_activities(user=user, contact=contact),
-        "lead": lead_story(contact=contact, now=timezone.now()),
+        "lead": lead_story(user=user, contact=contact, now=timezone.now()),
         "can_edit": can_edit_accounts(user),
     }
     return render(request, "crm/contact_detail.html", context)

@@ -18,7 +18,7 @@ from keel.api.auth import actor
 from keel.api.pagination import Page, paginate
 from keel.api.schemas import LIST_ERRORS, WRITE_ERRORS, Id
 from keel.leads.access import ensure_can_manage_campaigns, ensure_can_push_events
-from keel.leads.campaigns import campaign_create, campaign_update
+from keel.leads.campaigns import CAMPAIGN_SORTS, campaign_create, campaign_update
 from keel.leads.models import Campaign
 from keel.leads.schemas import (
     CampaignFilters,
@@ -35,15 +35,6 @@ from keel.leads.services import EventData, events_ingest
 
 events = Router(tags=["events"])
 campaigns = Router(tags=["campaigns"])
-
-# The same orders as the web list (leads/campaign_views.py).
-CAMPAIGN_SORTS = {
-    "starts": ("starts_on", "name"),
-    "name": ("name",),
-    "code": ("code",),
-    "channel": ("channel", "name"),
-    "cost": ("cost",),
-}
 
 
 def _message(error: ValidationError) -> str:

@@ -43,6 +43,14 @@ CAMPAIGN_FIELDS = [
 CHUNK = 900  # ids per UPDATE, under SQLite's bound-parameter limit
 # Stands in for "not qualified" in the last-touch cut-off: every event is before it.
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+# The orders a campaign list offers, on the page and in the API.
+CAMPAIGN_SORTS = {
+    "starts": ("starts_on", "name"),
+    "name": ("name",),
+    "code": ("code",),
+    "channel": ("channel", "name"),
+    "cost": ("cost",),
+}
 
 
 # --- keeping campaigns --------------------------------------------------------------------

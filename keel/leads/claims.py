@@ -7,9 +7,7 @@ from django.db.models.functions import Coalesce, Lower
 
 from keel.crm.models import Contact
 from keel.leads.campaigns import attribution_refresh
-from keel.leads.models import MarketingEvent
-
-INQUIRIES = ("inquiry", "form_fill")  # as leads.services.INQUIRY_TYPES
+from keel.leads.models import INQUIRY_TYPES, MarketingEvent
 
 
 def events_claim(*, contact: Contact) -> int:
@@ -38,7 +36,7 @@ def events_claim(*, contact: Contact) -> int:
     attribution_refresh(contact_ids=[contact.pk])
     if contact.inquired_at is None:
         first = (
-            MarketingEvent.objects.filter(contact=contact, type__in=INQUIRIES)
+            MarketingEvent.objects.filter(contact=contact, type__in=INQUIRY_TYPES)
             .order_by("occurred_at")
             .values_list("occurred_at", flat=True)
             .first()

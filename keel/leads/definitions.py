@@ -37,6 +37,7 @@ from keel.core.bulk import ids_reserve, rows_load
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.core.services import audit_record
 from keel.crm.models import Contact, FunnelStage
+from keel.leads.campaigns import attribution_refresh
 from keel.leads.definition_rules import Rule, RulesError, parse_rules, rules_document
 from keel.leads.models import (
     ApprovalSide,
@@ -376,6 +377,9 @@ def contacts_requalify(
                 qualified_at=moment, qualified_by=definition, updated_at=now
             )
     _stages_follow(gained + lost, sorted(companies), book=count if contact_ids is None else None)
+    # The last touch is the last campaign before qualifying. One who qualifies now keeps
+    # it (every event is before now); one who stops counts the events since, again.
+    attribution_refresh(contact_ids=lost)
     leads_hand_off(contact_ids=gained, definition=definition, now=now)
     _qualified_fire(gained)
     return Requalified(count, len(gained), len(lost), len(records))

@@ -40,13 +40,25 @@ class Policy:
 
 
 def policy_from_json(document: dict[str, Any]) -> Policy:
-    """The policy as stored (written by the routing page's form, so already checked)."""
-    return Policy(
-        hours=int(document.get("hours", Policy.hours)),
-        days=tuple(document.get("days", Policy.days)),
-        opens=time.fromisoformat(document.get("opens", "09:00")),
-        closes=time.fromisoformat(document.get("closes", "17:00")),
+    """The policy as stored; one that could never reach a deadline (no working day, a day
+    that closes before it opens, as a hand edit in the admin might leave it) is replaced
+    by the default, so no lead waits forever."""
+    try:
+        policy = Policy(
+            hours=int(document.get("hours", Policy.hours)),
+            days=tuple(sorted({int(d) for d in document.get("days", Policy.days)})),
+            opens=time.fromisoformat(document.get("opens", "09:00")),
+            closes=time.fromisoformat(document.get("closes", "17:00")),
+        )
+    except (TypeError, ValueError):
+        return Policy()
+    workable = (
+        1 <= policy.hours <= 200
+        and policy.days
+        and all(0 <= d <= 6 for d in policy.days)
+        and policy.opens < policy.closes
     )
+    return policy if workable else Policy()
 
 
 def deadline(start: datetime, policy: Policy, zone: ZoneInfo) -> datetime:

@@ -69,6 +69,9 @@ def handoff_list(request: HttpRequest) -> HttpResponse:
     visible = handoffs_visible(user)
     tally = handoff_tally(visible.filter(at__gte=now - timedelta(days=TALLY_DAYS)), now)
     rows = with_state(visible, now)
+    recent = request.GET.get("days", "") == str(TALLY_DAYS)  # the summary's links
+    if recent:
+        rows = rows.filter(at__gte=now - timedelta(days=TALLY_DAYS))
     state = request.GET.get("state", "")
     if state == "breach":
         rows = rows.filter(Q(state__in=BREACHES))
@@ -102,6 +105,7 @@ def handoff_list(request: HttpRequest) -> HttpResponse:
             "listing": page,
             "tally": tally,
             "days": TALLY_DAYS,
+            "recent": recent,
             "states": STATES,
             "state": state,
             "status": status,
@@ -168,7 +172,8 @@ def handoff_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def handoff_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
     user, handoff = _decide(request, pk)
-    to = User.objects.filter(pk=request.POST.get("to") or 0).first()
+    chosen = request.POST.get("to", "")
+    to = User.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
     if to is None:
         messages.error(request, "Choose who gets the lead.")
         return _back(request)

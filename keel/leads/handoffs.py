@@ -63,9 +63,11 @@ def handoffs_visible(user: User) -> QuerySet[Handoff]:
 
 def with_state(handoffs: QuerySet[Handoff], now: datetime) -> QuerySet[Handoff]:
     """Each hand-off's `answered_at` and `state` (see the module's table)."""
+    # The first touch if there was one (even when sales rejected the lead later), else
+    # the rejection. Not Least(): PostgreSQL skips a NULL there, SQLite returns NULL.
     answered = Case(
+        When(task__done_at__isnull=False, then=F("task__done_at")),
         When(status=HandoffStatus.REJECTED, then=F("decided_at")),
-        default=F("task__done_at"),
     )
     return handoffs.annotate(answered_at=answered).annotate(
         state=Case(

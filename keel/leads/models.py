@@ -2,7 +2,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import URLValidator
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -15,6 +15,10 @@ class EventType(models.TextChoices):
     DOWNLOAD = "download", "Download"
     INQUIRY = "inquiry", "Inquiry"
     FORM_FILL = "form_fill", "Form fill"
+
+
+# Events that say a person asked for contact: the funnel's inquiry.
+INQUIRY_TYPES = frozenset({EventType.INQUIRY, EventType.FORM_FILL})
 
 
 class MarketingEvent(models.Model):
@@ -308,7 +312,10 @@ class RoutingRule(TimeStamped):
         "accounts.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     cap = models.PositiveIntegerField(
-        null=True, blank=True, help_text="The most leads one person gets a month; blank: no cap."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="The most leads one person gets a month; blank: no cap.",
     )
     is_active = models.BooleanField(default=True)
 
@@ -321,6 +328,10 @@ class RoutingRule(TimeStamped):
             models.CheckConstraint(
                 condition=~models.Q(kind="round_robin") | models.Q(team__isnull=False),
                 name="routing_round_robin_has_team",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cap__isnull=True) | models.Q(cap__gte=1),
+                name="routing_cap_at_least_one",
             ),
         ]
 
@@ -400,6 +411,12 @@ class Handoff(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="rejected") | ~models.Q(reason=""),
                 name="handoff_rejection_has_reason",
+            ),
+            # One pending hand-off per lead, even when two requalifications race.
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(status="pending"),
+                name="handoff_one_pending_per_contact",
             ),
         ]
         indexes = [

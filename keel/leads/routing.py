@@ -25,7 +25,7 @@ from keel.accounts.permissions import MANAGING_ROLES, SELLING_ROLES
 from keel.activities.models import Task, TaskSource
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.core.models import InstanceSetting
-from keel.core.services import audit_record
+from keel.core.services import audit_record, validate
 from keel.crm.models import Company, Contact
 from keel.leads.handoff_rules import Policy, deadline, policy_from_json
 from keel.leads.models import (
@@ -44,6 +44,7 @@ POLICY_KEY = "handoff_policy"
 # (specialists and experts support deals; managers place what no rule can).
 TAKES_LEADS = frozenset({Role.SALESPERSON})
 UNROUTED = "No rule could place it: it waits for a manager to assign it."
+CHUNK = 900  # ids per query, under SQLite's bound-parameter limit
 
 
 def policy_read() -> Policy:
@@ -69,7 +70,7 @@ def policy_save(*, by: User, policy: Policy) -> Policy:
 
 def rule_words(rule: RoutingRule) -> str:
     """What a rule does, in plain words ("Region is one of: EMEA → Alice Adams")."""
-    cap = f" (at most {rule.cap} a month each)" if rule.cap else ""
+    cap = f" (at most {rule.cap} a month each)" if rule.cap is not None else ""
     to = (
         f"{rule.assignee.get_full_name() or rule.assignee}"
         if rule.assignee is not None
@@ -86,6 +87,10 @@ def rule_words(rule: RoutingRule) -> str:
     if rule.kind == RoutingKind.INDUSTRY:
         return f"Industry is one of: {listed} → {to}"
     return f"Everyone else → {to}"
+
+
+def _folded(values: list[str]) -> set[str]:
+    return {v.casefold() for v in values}
 
 
 def _sells(user: User | None) -> bool:
@@ -158,13 +163,13 @@ class Router:
                 if (
                     company is not None
                     and _sells(company.owner)
-                    and (not rule.values or company.tier in rule.values)
+                    and (not rule.values or company.tier.casefold() in _folded(rule.values))
                 ):
                     return company.owner, rule
                 continue
             if rule.kind in (RoutingKind.REGION, RoutingKind.INDUSTRY):
                 value = getattr(company, rule.kind, "") if company is not None else ""
-                if value.casefold() not in {v.casefold() for v in rule.values}:
+                if value.casefold() not in _folded(rule.values):
                     continue
             person = self._deal(rule)
             if person is not None:
@@ -187,25 +192,44 @@ def leads_hand_off(
     Called inside the requalification's transaction, before the lead-qualified tactics
     fire, so those find the new owner.
     """
-    contacts = list(
-        Contact.objects.filter(pk__in=list(contact_ids))
+    ids = list(contact_ids)
+    if not ids:
+        return []
+    router = Router(now)  # locks the rules first: a racing run waits, then sees ours
+    policy = policy_read()
+    handoffs: list[Handoff] = []
+    for start in range(0, len(ids), CHUNK):
+        handoffs += _hand_off(ids[start : start + CHUNK], definition, router, now)
+    _tasks_give(handoffs, policy, now)
+    Handoff.objects.bulk_create(handoffs, batch_size=1000)
+    by_owner: dict[int, list[int]] = {}
+    for handoff in handoffs:
+        if handoff.owner is not None:
+            by_owner.setdefault(handoff.owner.pk, []).append(handoff.contact.pk)
+    for owner_id, owned in by_owner.items():
+        for start in range(0, len(owned), CHUNK):
+            Contact.objects.filter(pk__in=owned[start : start + CHUNK]).update(
+                owner_id=owner_id, updated_at=now
+            )
+    return handoffs
+
+
+def _hand_off(
+    ids: list[int], definition: LeadDefinition | None, router: Router, now: datetime
+) -> list[Handoff]:
+    """The hand-offs of one chunk of contacts: those nobody in sales owns and no pending
+    hand-off holds yet, in the order they qualified."""
+    contacts = (
+        Contact.objects.filter(pk__in=ids)
+        .exclude(handoffs__status=HandoffStatus.PENDING)
         .select_related("owner", "company__owner")
         .annotate(latest_campaign=_latest("campaign"), latest_source=_latest("source"))
         .order_by("qualified_at", "pk")
     )
-    waiting = [c for c in contacts if not _sells(c.owner)]
-    if not waiting:
-        return []
-    open_ = set(
-        Handoff.objects.filter(contact__in=waiting, status=HandoffStatus.PENDING).values_list(
-            "contact", flat=True
-        )
-    )
-    waiting = [c for c in waiting if c.pk not in open_]
-    router = Router(now)
-    policy = policy_read()
-    handoffs: list[Handoff] = []
-    for contact in waiting:
+    handoffs = []
+    for contact in contacts:
+        if _sells(contact.owner):
+            continue
         owner, rule = router.route(contact.company)
         handoffs.append(
             Handoff(
@@ -221,14 +245,6 @@ def leads_hand_off(
                 at=now,
             )
         )
-    _tasks_give(handoffs, policy, now)
-    Handoff.objects.bulk_create(handoffs, batch_size=1000)
-    by_owner: dict[int, list[int]] = {}
-    for handoff in handoffs:
-        if handoff.owner is not None:
-            by_owner.setdefault(handoff.owner.pk, []).append(handoff.contact.pk)
-    for owner_id, ids in by_owner.items():
-        Contact.objects.filter(pk__in=ids).update(owner_id=owner_id, updated_at=now)
     return handoffs
 
 
@@ -323,21 +339,40 @@ def handoff_reject(
 
 @transaction.atomic
 def handoff_assign(*, handoff: Handoff, to: User, by: User, now: datetime | None = None) -> Handoff:
-    """A manager places a lead no rule could, or moves a pending one to someone else."""
+    """A manager places a pending lead, unassigned or of their team, with someone of their
+    team (or themselves); the owner with anyone who sells. The hand-off keeps its moment;
+    the first touch is due from now."""
     current = _locked(handoff)
-    if not (_sells(to) and (by.is_superuser or by.role == Role.OWNER or oversees(by, to))):
-        raise NotAllowed(f"{by} may not hand a lead to {to}: a manager assigns within their team.")
+    if not may_assign(by, current, to):
+        raise NotAllowed(
+            f"{by} may not hand this lead to {to}: a manager assigns their team's leads and "
+            "the unassigned ones, within their team."
+        )
     now = now or timezone.now()
     if current.task_id is not None:
         Task.objects.filter(pk=current.task_id, done_at__isnull=True).delete()
     current.owner, current.rule = to, None
     current.rule_words = f"Assigned by {by.get_full_name() or by}"
-    current.at = now
     _tasks_give([current], policy_read(), now)
-    current.save(update_fields=["owner", "rule", "rule_words", "at", "due_at", "task"])
+    current.save(update_fields=["owner", "rule", "rule_words", "due_at", "task"])
     Contact.objects.filter(pk=current.contact_id).update(owner=to, updated_at=now)
     audit_record(actor=by, action="handoff.assign", obj=current, summary=str(current))
     return current
+
+
+def _answers_for(by: User, person: User) -> bool:
+    """`by` is `person`, or oversees them (the owner everyone)."""
+    return by.is_superuser or by.role == Role.OWNER or by.pk == person.pk or oversees(by, person)
+
+
+def may_assign(by: User, handoff: Handoff, to: User) -> bool:
+    """Whether `by` may give `handoff` to `to`: a manager (or the owner) who answers for
+    both its present owner, if any, and the person it goes to, who must sell."""
+    if not (by.is_active and (by.is_superuser or by.role in MANAGING_ROLES)):
+        return False
+    if handoff.owner is not None and not _answers_for(by, handoff.owner):
+        return False
+    return _sells(to) and _answers_for(by, to)
 
 
 @transaction.atomic
@@ -361,7 +396,7 @@ def routing_rule_save(*, by: User, rule: RoutingRule, data: dict[str, Any]) -> R
     if rule.pk is None:
         last = RoutingRule.objects.order_by("-position").values_list("position", flat=True).first()
         rule.position = (last or 0) + 1
-    rule.full_clean()
+    validate(rule)
     rule.save()
     audit_record(actor=by, action="routing_rule.save", obj=rule, summary=rule_words(rule))
     return rule

@@ -4,9 +4,10 @@ definition's latest verdict with each rule's result, and their hand-off to sales
 from dataclasses import dataclass
 from datetime import datetime
 
+from keel.accounts.models import User
 from keel.crm.models import Contact
 from keel.leads.definition_rules import parse_rules
-from keel.leads.handoffs import STATES, with_state
+from keel.leads.handoffs import STATES, handoffs_visible, with_state
 from keel.leads.models import Handoff, MarketingEvent, Qualification
 
 EVENTS_SHOWN = 10
@@ -27,8 +28,9 @@ class LeadStory:
     handoff_state: str  # its first-touch state, in words ("" without a hand-off)
 
 
-def lead_story(*, contact: Contact, now: datetime) -> LeadStory:
-    """Three queries: the events, the latest qualification, the latest hand-off."""
+def lead_story(*, user: User, contact: Contact, now: datetime) -> LeadStory:
+    """Three queries: the events, the latest qualification, the latest hand-off `user`
+    may see (as on the hand-off list: not another team's)."""
     events = list(
         MarketingEvent.objects.filter(contact=contact).order_by("-occurred_at", "-id")[
             : EVENTS_SHOWN + 1
@@ -47,7 +49,7 @@ def lead_story(*, contact: Contact, now: datetime) -> LeadStory:
             latest, [(r.words, bool(ok)) for r, ok in zip(rules, latest.reasons, strict=True)]
         )
     handoff = (
-        with_state(Handoff.objects.filter(contact=contact), now)
+        with_state(handoffs_visible(user).filter(contact=contact), now)
         .select_related("owner", "task", "decided_by")
         .order_by("-at", "-id")
         .first()

@@ -19,11 +19,9 @@ from keel.crm.services import contact_update
 from keel.leads.access import ensure_can_push_events
 from keel.leads.campaigns import attribution_refresh
 from keel.leads.definitions import contacts_requalify
-from keel.leads.models import EventType, MarketingEvent
+from keel.leads.models import INQUIRY_TYPES, EventType, MarketingEvent
 
 MAX_EVENTS = 1000
-# Events that say a person asked for contact: the funnel's inquiry.
-INQUIRY_TYPES = frozenset({EventType.INQUIRY, EventType.FORM_FILL})
 
 
 @dataclass(frozen=True)

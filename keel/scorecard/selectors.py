@@ -7,7 +7,7 @@ metric counts the records whose time falls in that span:
     Marketing events (leads.MarketingEvent, by occurred_at)
       website_visitors          events of type visit (each visit pushed counts once)
       downloads                 events of type download
-      inbound_inquiries         events of type inquiry or form fill (leads.INQUIRY_TYPES)
+      inbound_inquiries         events of type inquiry or form fill (leads.models.INQUIRY_TYPES)
     Activities (activities.Activity, by at)
       outbound_telemarketing    activities on the cold-calling channel   (research is
       outbound_tradeshows       activities on the tradeshow channel       no touch and
@@ -73,8 +73,7 @@ from keel.accounts.permissions import is_manager
 from keel.activities.models import Activity, ActivityType, Outcome
 from keel.core.exceptions import InvalidInput
 from keel.crm.models import Channel, Contact
-from keel.leads.models import EventType, MarketingEvent
-from keel.leads.services import INQUIRY_TYPES
+from keel.leads.models import INQUIRY_TYPES, EventType, MarketingEvent
 from keel.pipeline.models import Deal, DealStatus
 from keel.scorecard import rules
 from keel.scorecard.models import CaptureMethod, Goal, Metric, MetricStage, MetricValue

@@ -17,8 +17,7 @@ from keel.core.models import AuditEntry
 from keel.crm.models import Channel, Company, Contact, FunnelStage
 from keel.demo.generate import GOAL_GROWTH, DemoSummary, demo_build, demo_marker, demo_wipe
 from keel.demo.simulate import PASSWORD
-from keel.leads.models import EventType, MarketingEvent
-from keel.leads.services import INQUIRY_TYPES
+from keel.leads.models import INQUIRY_TYPES, EventType, MarketingEvent
 from keel.pipeline.models import (
     ChecklistTick,
     Deal,

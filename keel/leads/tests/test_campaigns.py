@@ -1,6 +1,7 @@
 """Campaigns: keeping them (services, pages, API), first- and last-touch attribution, and
 the campaign report checked against a hand count."""
 
+import csv
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from keel.accounts.models import Role, TokenScope, User
 from keel.accounts.services import token_create
@@ -20,7 +22,15 @@ from keel.crm.tests.factories import CompanyFactory, ContactFactory
 from keel.leads.campaign_report import Figures, Report, campaign_report, cost_by_month
 from keel.leads.campaigns import attribution_refresh, campaign_create, campaign_update
 from keel.leads.capture import Outcome, submission_receive
-from keel.leads.models import Campaign, EventType, LeadForm, MarketingEvent
+from keel.leads.definitions import contacts_requalify
+from keel.leads.models import (
+    Campaign,
+    DefinitionStatus,
+    EventType,
+    LeadDefinition,
+    LeadForm,
+    MarketingEvent,
+)
 from keel.leads.services import EventData, events_ingest
 from keel.pipeline.models import Deal, DealStatus, LostReason, SalesProcess
 from keel.pipeline.services import deal_create
@@ -170,6 +180,22 @@ def test_first_and_last_touch_follow_the_events_and_stop_at_qualification(mia: U
     Contact.objects.filter(pk=dana.pk).update(qualified_at=None)
     attribution_refresh(contact_ids=[dana.pk])
     assert touches(dana) == ("z", "c")
+
+
+def test_a_lead_that_stops_qualifying_gets_its_latest_touch_back(mia: User) -> None:
+    LeadDefinition.objects.create(
+        version=1,
+        status=DefinitionStatus.ACTIVE,
+        rules=[{"kind": "authority", "roles": ["champion"]}],
+    )
+    dana = ContactFactory(email="dana@acme.example", buying_role="champion")
+    ingest(mia, dana.email, ("visit", at(2, 1), "a"))
+    contacts_requalify(contact_ids=[dana.pk])
+    ingest(mia, dana.email, ("visit", timezone.now(), "after"))  # she had qualified by then
+    assert touches(dana) == ("a", "a")
+    Contact.objects.filter(pk=dana.pk).update(buying_role="user")
+    contacts_requalify(contact_ids=[dana.pk])
+    assert touches(dana) == ("a", "after")
 
 
 def test_attribution_is_two_updates_per_chunk(mia: User, django_assert_num_queries: Any) -> None:
@@ -452,13 +478,25 @@ def test_the_report_downloads_as_csv(market: None, alice: User) -> None:
         reverse("campaigns:report"), {"from": "2026-01", "to": "2026-02", "format": "csv"}
     )
     assert page.status_code == 200 and page["Content-Type"].startswith("text/csv")
-    lines = page.content.decode().splitlines()
+    lines = b"".join(page.streaming_content).decode().removeprefix("\ufeff").splitlines()
     assert lines[0] == (
         "channel,month,suspects,prospects,leads,qualified,customers,bookings,cost,"
         "cost_per_lead,cost_per_customer"
     )
     assert "Advertising,2026-02,3,1,1,1,1,1000.00,240.00,240.00,240.00" in lines
     assert lines[-1] == "All,total,7,4,3,1,3,3500.00,670.00,223.33,223.33"
+
+
+def test_a_code_a_spreadsheet_would_run_is_neutralised_in_the_csv(alice: User) -> None:
+    event("visit", at(1, 5), '=HYPERLINK("https://evil.example")')
+    page = client_for(alice).get(
+        reverse("campaigns:report"),
+        {"from": "2026-01", "to": "2026-01", "format": "csv", "by": "campaign"},
+    )
+    rows = list(csv.reader(b"".join(page.streaming_content).decode().splitlines()))
+    labels = {row[0] for row in rows[1:]}
+    assert '\'=HYPERLINK("https://evil.example")' in labels
+    assert not any(label.startswith("=") for label in labels)
 
 
 def test_anonymous_is_sent_to_sign_in_and_salespeople_may_not_write(

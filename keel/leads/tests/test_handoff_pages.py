@@ -194,3 +194,52 @@ def test_the_contact_page_tells_the_lead_story(handed: list[Handoff], alice: Use
     assert "The contact&#x27;s buying role is one of: decision maker." in page
     assert "Handed to sales" in page and "Region is one of: EU → round robin in North" in page
     assert "Download · webinar" in page
+
+
+def test_marketing_sees_every_lead_but_decides_none(handed: list[Handoff], mia: User) -> None:
+    ada, cleo = handed[0], handed[2]
+    marketing = client_for(mia)
+    assert marketing.post(reverse("handoffs:accept", args=[ada.pk])).status_code == 403
+    refused = marketing.post(reverse("handoffs:reject", args=[ada.pk]), {"reason": "spam"})
+    assert refused.status_code == 403
+    assigned = marketing.post(reverse("handoffs:assign", args=[cleo.pk]), {"to": mia.pk})
+    assert assigned.status_code == 403
+    assert set(Handoff.objects.values_list("status", flat=True)) == {HandoffStatus.PENDING}
+
+
+def test_another_teams_manager_cannot_move_a_lead(
+    handed: list[Handoff], alice: User, sam: User, south: Team
+) -> None:
+    stella = UserFactory(username="stella", role=Role.SALES_MANAGER, team=south)
+    ada = handed[0]
+    client = client_for(stella)
+    assert client.post(reverse("handoffs:accept", args=[ada.pk])).status_code == 404
+    cleo = handed[2]  # unassigned: any manager may place it, within their own team
+    assert (
+        client.post(reverse("handoffs:assign", args=[cleo.pk]), {"to": alice.pk}).status_code == 403
+    )
+    page = client.post(reverse("handoffs:assign", args=[cleo.pk]), {"to": "abc"}, follow=True)
+    assert "Choose who gets the lead." in page.content.decode()
+    client.post(reverse("handoffs:assign", args=[cleo.pk]), {"to": sam.pk})
+    assert Contact.objects.get(pk=cleo.contact_id).owner == sam
+
+
+def test_only_sales_managers_move_edit_or_delete_rules(
+    alice: User, mia: User, mary: User, north: Team
+) -> None:
+    rule = RoutingRule.objects.create(position=1, kind=RoutingKind.ROUND_ROBIN, team=north)
+    for user in (alice, mia):
+        client = client_for(user)
+        assert client.post(reverse("handoffs:rule_move", args=[rule.pk])).status_code == 403
+        assert client.post(reverse("handoffs:rule_delete", args=[rule.pk])).status_code == 403
+        edit = client.post(reverse("handoffs:rule_edit", args=[rule.pk]), {"kind": "region"})
+        assert edit.status_code == 403
+    assert RoutingRule.objects.get().kind == RoutingKind.ROUND_ROBIN
+    client_for(mary).post(reverse("handoffs:rule_delete", args=[rule.pk]))
+    assert not RoutingRule.objects.exists()
+
+
+def test_the_contact_page_hides_another_teams_hand_off(handed: list[Handoff], sam: User) -> None:
+    ada = handed[0]
+    page = client_for(sam).get(reverse("crm:contact_detail", args=[ada.contact_id]))
+    assert page.status_code == 200 and "Handed to sales" not in page.content.decode()

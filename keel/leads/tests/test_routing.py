@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from keel.accounts.models import Role, Team, User
@@ -13,6 +14,7 @@ from keel.accounts.tests.factories import UserFactory
 from keel.activities.models import ActivityType, Task, TaskSource
 from keel.activities.services import activity_log
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
+from keel.core.models import InstanceSetting
 from keel.crm.models import BuyingRole, Company, Contact, Tier
 from keel.crm.tests.factories import CompanyFactory, ContactFactory
 from keel.leads.definitions import contacts_requalify
@@ -30,11 +32,13 @@ from keel.leads.models import (
     RoutingRule,
 )
 from keel.leads.routing import (
+    POLICY_KEY,
     UNROUTED,
     handoff_accept,
     handoff_assign,
     handoff_reject,
     leads_hand_off,
+    policy_read,
     policy_save,
     routing_rule_move,
     routing_rule_save,
@@ -347,3 +351,62 @@ def test_an_untouched_lead_past_its_deadline_is_a_breach(
     after = handoff_tally(Handoff.objects.all(), monday_noon + timedelta(minutes=1))
     assert (before.states["due"], before.breaches) == (1, 0)
     assert (after.states["overdue"], after.breaches) == (1, 1)
+
+
+def test_a_marketers_note_or_a_backdated_call_is_no_first_touch(
+    definition: LeadDefinition, alice: User, north: Team
+) -> None:
+    mia = UserFactory(username="mia", role=Role.MARKETER)
+    rule(RoutingKind.ROUND_ROBIN, team=north)
+    contact = qualify()
+    activity_log(by=mia, type=ActivityType.EMAIL, contact=contact)
+    activity_log(
+        by=alice, type=ActivityType.CALL, contact=contact, at=timezone.now() - timedelta(days=3)
+    )
+    assert Task.objects.get().done_at is None
+
+
+def test_a_lead_touched_in_time_and_rejected_later_was_answered_on_time(
+    handed: Handoff, alice: User
+) -> None:
+    call = activity_log(by=alice, type=ActivityType.CALL, contact=handed.contact)
+    later = timezone.now() + timedelta(days=5)
+    handoff_reject(handoff=handed, by=alice, reason=RejectReason.NO_BUDGET, now=later)
+    tally = handoff_tally(Handoff.objects.all(), later)
+    assert (tally.states["on_time"], tally.breaches) == (1, 0)
+    assert Task.objects.get().done_at == call.at  # a done first touch stays
+
+
+def test_a_manager_may_take_a_lead_themselves_but_not_another_teams(
+    definition: LeadDefinition, alice: User, mary: User, sam: User, north: Team, south: Team
+) -> None:
+    rule(RoutingKind.ROUND_ROBIN, team=south)
+    sams = handoff_of(qualify())
+    assert sams.owner == sam
+    with pytest.raises(NotAllowed):  # Mary manages North: Sam's lead is not hers to move
+        handoff_assign(handoff=sams, to=alice, by=mary)
+    waiting = handoff_of(qualify(CompanyFactory(), owner=None))
+    RoutingRule.objects.all().delete()
+    unrouted = handoff_of(qualify())
+    assert unrouted.owner is None and waiting.owner == sam
+    assert handoff_assign(handoff=unrouted, to=mary, by=mary).owner == mary
+
+
+def test_only_one_pending_hand_off_per_lead_whatever_races() -> None:
+    contact = ContactFactory()
+    Handoff.objects.create(contact=contact, rule_words="x", at=timezone.now())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Handoff.objects.create(contact=contact, rule_words="y", at=timezone.now())
+
+
+def test_a_cap_of_nothing_is_refused(mary: User, north: Team) -> None:
+    with pytest.raises(InvalidInput, match="cap"):
+        routing_rule_save(
+            by=mary, rule=RoutingRule(kind=RoutingKind.ROUND_ROBIN), data={"team": north, "cap": 0}
+        )
+
+
+def test_a_stored_policy_that_never_reaches_a_deadline_falls_back_to_the_default() -> None:
+    for broken in ({"days": []}, {"opens": "17:00", "closes": "09:00"}, {"hours": "x"}):
+        InstanceSetting.objects.update_or_create(key=POLICY_KEY, defaults={"value": broken})
+        assert policy_read() == Policy()

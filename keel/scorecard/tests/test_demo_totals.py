@@ -15,8 +15,7 @@ from pytest_django import DjangoDbBlocker
 from keel.accounts.models import Team, User
 from keel.crm.models import Contact
 from keel.demo.generate import demo_build, demo_wipe
-from keel.leads.models import EventType, MarketingEvent
-from keel.leads.services import INQUIRY_TYPES
+from keel.leads.models import INQUIRY_TYPES, EventType, MarketingEvent
 from keel.scorecard import rules
 from keel.scorecard.models import Metric
 from keel.scorecard.selectors import Figures, Scope, month_bounds, trend
