@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Max, Min
+from django.utils import timezone
 
 from keel.accounts.models import Role, Team, User
 from keel.activities.models import Activity, ActivityType, Outcome, Task, TaskSource
@@ -323,8 +324,9 @@ def handoffs_write(
         contact = contacts[pk]
         at = contact.qualified_at
         assert at is not None  # noqa: S101 - qualifications_write just set it
-        if (at.year, at.month) != month:
-            month = (at.year, at.month)
+        local = timezone.localtime(at)  # the caps' months are the business's, as live
+        if (local.year, local.month) != month:
+            month = (local.year, local.month)
             router.month.clear()
         owner, rule = router.route(contact.company)
         words = rule_words(rule) if rule else "No rule could place it."
