@@ -34,6 +34,7 @@ from keel.crm.forms import (
 from keel.crm.models import Company, Contact
 from keel.leads import icp
 from keel.leads.selectors import lead_story
+from keel.web.forms import refusal_show
 from keel.web.lists import listing, sorted_rows
 
 COMPANY_SORTS = {
@@ -61,17 +62,6 @@ def _editor(request: HttpRequest) -> User:
     if not can_edit_accounts(user):
         raise PermissionDenied
     return user
-
-
-def _show_refusal(form: Form, error: InvalidInput) -> None:
-    """Put a service's refusal on the form: "field: message" details next to their field."""
-    form.add_error(None, error.message)
-    for detail in error.details:
-        field, _, message = detail.partition(": ")
-        if message and field in form.fields:
-            form.add_error(field, message)
-        else:
-            form.add_error(None, detail)
 
 
 def _stale_data(request: HttpRequest, current: Company | Contact) -> QueryDict:
@@ -178,7 +168,7 @@ def company_create(request: HttpRequest) -> HttpResponse:
         except NotAllowed:
             raise PermissionDenied from None
         except InvalidInput as error:
-            _show_refusal(form, error)
+            refusal_show(form, error)
         else:
             messages.success(request, f"{company} was created.")
             return redirect("crm:company_detail", pk=company.pk)
@@ -218,7 +208,7 @@ def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
             _show_stale(form, error)
             status = 409
         except InvalidInput as error:
-            _show_refusal(form, error)
+            refusal_show(form, error)
         else:
             messages.success(request, f"{company.name} was saved.")
             return redirect("crm:company_detail", pk=company.pk)
@@ -314,7 +304,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
         except NotAllowed:
             raise PermissionDenied from None
         except InvalidInput as error:
-            _show_refusal(form, error)
+            refusal_show(form, error)
         else:
             messages.success(request, f"{contact} was created.")
             return redirect("crm:contact_detail", pk=contact.pk)
@@ -347,7 +337,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
             _show_stale(form, error)
             status = 409
         except InvalidInput as error:
-            _show_refusal(form, error)
+            refusal_show(form, error)
         else:
             messages.success(request, f"{contact} was saved.")
             return redirect("crm:contact_detail", pk=contact.pk)

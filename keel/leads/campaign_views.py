@@ -40,6 +40,7 @@ from keel.leads.forms import CampaignForm
 from keel.leads.models import Campaign
 from keel.planning.forms import version_token
 from keel.scorecard.rules import month_parse
+from keel.web.forms import refusal_show
 from keel.web.lists import listing
 
 FORM_METHODS = ["GET", "HEAD", "POST"]
@@ -207,17 +208,6 @@ def _with(query: QueryDict, **changes: str) -> str:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def _refusal(form: CampaignForm, error: InvalidInput) -> None:
-    """A service's refusal on the form: "field: message" details next to their field."""
-    form.add_error(None, error.message)
-    for detail in error.details:
-        name, _, message = detail.partition(": ")
-        if message and name in form.fields:
-            form.add_error(name, message)
-        else:
-            form.add_error(None, detail)
-
-
 @require_http_methods(FORM_METHODS)
 @login_required
 def campaign_new(request: HttpRequest) -> HttpResponseBase:
@@ -229,7 +219,7 @@ def campaign_new(request: HttpRequest) -> HttpResponseBase:
         except NotAllowed:
             raise PermissionDenied from None
         except InvalidInput as error:
-            _refusal(form, error)
+            refusal_show(form, error)
         else:
             messages.success(request, f"The campaign {created} was added.")
             return redirect("campaigns:detail", pk=created.pk)
@@ -271,7 +261,7 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
                 )
                 status = 409
             except InvalidInput as error:
-                _refusal(form, error)
+                refusal_show(form, error)
             else:
                 messages.success(request, f"The campaign {form.cleaned_data['name']} was saved.")
                 return redirect("campaigns:detail", pk=pk)

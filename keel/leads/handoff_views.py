@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keel.accounts.models import Role, Team, User
@@ -42,6 +42,8 @@ from keel.leads.routing import (
 )
 from keel.planning.access import oversees
 from keel.scorecard.selectors import month_bounds
+from keel.web.forms import refusal_show
+from keel.web.http import safe_next
 from keel.web.lists import listing
 
 READERS = frozenset({Role.OWNER, Role.SALES_MANAGER, Role.MARKETER})
@@ -125,12 +127,7 @@ def _decide(request: HttpRequest, pk: int) -> tuple[User, Handoff]:
 
 def _back(request: HttpRequest) -> HttpResponse:
     """Back to the list the person acted from, never to another site."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect("handoffs:list")
+    return redirect(safe_next(request, reverse("handoffs:list")))
 
 
 @require_POST
@@ -296,9 +293,7 @@ def _rule_save(request: HttpRequest, user: User, rule: RoutingRule, form: RuleFo
         try:
             routing_rule_save(by=user, rule=rule, data=data)
         except InvalidInput as error:
-            for detail in error.details or [error.message]:
-                name, _, text = detail.partition(": ")
-                form.add_error(name if name in form.fields else None, text or detail)
+            refusal_show(form, error)
         else:
             messages.success(request, "Routing rule saved.")
             return redirect("handoffs:routing")

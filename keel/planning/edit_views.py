@@ -36,6 +36,7 @@ from keel.planning.forms import (
     version_token,
 )
 from keel.planning.models import Goal, Shape, Strategy, Tactic, TacticalPlan
+from keel.web.forms import refusal_show
 
 FORM_METHODS = ["GET", "HEAD", "POST"]
 
@@ -60,18 +61,6 @@ def _plan_keeper(request: HttpRequest, pk: int) -> tuple[User, TacticalPlan]:
     if not can_edit_plan(user, plan):
         raise PermissionDenied("A plan is kept by its team's manager and the owner.")
     return user, plan
-
-
-def _show_refusal(form: Form, error: InvalidInput, aliases: dict[str, str] | None = None) -> None:
-    """Put a service's refusal on the form: "field: message" details next to their field."""
-    form.add_error(None, error.message)
-    for detail in error.details:
-        field, _, message = detail.partition(": ")
-        field = (aliases or {}).get(field, field)
-        if message and field in form.fields:
-            form.add_error(field, message)
-        else:
-            form.add_error(None, detail)
 
 
 def _show_stale(form: Form, error: StaleVersion) -> None:
@@ -125,7 +114,7 @@ def _save(
         _show_stale(again, error)
         return Saved(again, status=409)
     except InvalidInput as error:
-        _show_refusal(form, error)
+        refusal_show(form, error)
         return Saved(form)
     messages.success(request, saved.format(record))
     return Saved(form, status=302, redirect=redirect(url_name, pk=record.pk))
@@ -309,7 +298,7 @@ def tactic_new(request: HttpRequest, plan_pk: int) -> HttpResponse:
         except NotAllowed:
             raise PermissionDenied from None
         except InvalidInput as error:
-            _show_refusal(form, error, TacticForm.ALIASES)
+            refusal_show(form, error, TacticForm.ALIASES)
         else:
             messages.success(request, f"The tactic {tactic} was added to {plan}.")
             return redirect("planning:plan_edit", pk=plan.pk)
@@ -346,7 +335,7 @@ def tactic_edit(request: HttpRequest, plan_pk: int, pk: int) -> HttpResponse:
             _show_stale(form, error)
             status = 409
         except InvalidInput as error:
-            _show_refusal(form, error, TacticForm.ALIASES)
+            refusal_show(form, error, TacticForm.ALIASES)
         else:
             messages.success(request, f"The tactic {tactic} was saved.")
             return redirect("planning:plan_edit", pk=plan.pk)

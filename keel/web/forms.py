@@ -6,10 +6,26 @@ from django.db.models import QuerySet
 from keel.accounts.models import Team, User
 from keel.accounts.permissions import SELLING_ROLES
 from keel.activities.models import ActivityType, Outcome
+from keel.core.exceptions import InvalidInput
 from keel.crm.models import Channel
 from keel.pipeline.models import Deal, SalesProcess
 
 DATE = forms.DateInput(attrs={"type": "date"})
+
+
+def refusal_show(
+    form: forms.BaseForm, error: InvalidInput, aliases: dict[str, str] | None = None
+) -> None:
+    """Put a service's refusal on the form: "field: message" details next to their field
+    (a service's name for a field mapped through `aliases`), the rest above the form."""
+    form.add_error(None, error.message)
+    for detail in error.details:
+        field, _, message = detail.partition(": ")
+        field = (aliases or {}).get(field, field)
+        if message and field in form.fields:
+            form.add_error(field, message)
+        else:
+            form.add_error(None, detail)
 
 
 class BoardFilterForm(forms.Form):
