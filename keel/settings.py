@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "keel.forecast",
     "keel.planning",
     "keel.leads",
+    "keel.collateral",
     "keel.imports",
     "keel.hooks",
     "keel.api",
@@ -257,6 +258,30 @@ AUTH_PASSWORD_VALIDATORS = [
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("KEEL_STATIC_ROOT", BASE_DIR / "static-collected"))
+
+# Uploaded files (the collateral library): a local folder by default, an S3-compatible
+# store when KEEL_S3_BUCKET is set (pip install 'keel[s3]'). Never served as static files:
+# keel.collateral serves each to those allowed to see it.
+MEDIA_ROOT = Path(os.environ.get("KEEL_MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_URL = "media/"
+_default_storage: dict[str, Any] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if os.environ.get("KEEL_S3_BUCKET"):
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["KEEL_S3_BUCKET"],
+            "endpoint_url": os.environ.get("KEEL_S3_ENDPOINT_URL") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# The largest file the collateral library takes, in bytes (default 50 MB).
+COLLATERAL_MAX_BYTES = _int("KEEL_COLLATERAL_MAX_BYTES", 50 * 1024 * 1024)
 
 # Mail: the console in development, SMTP when KEEL_EMAIL_HOST is set.
 EMAIL_HOST = os.environ.get("KEEL_EMAIL_HOST", "")

@@ -17,6 +17,10 @@ urlpatterns = [
     path("leads/icp/", include("keel.leads.icp_urls")),
     path("leads/campaigns/", include("keel.leads.campaign_urls")),
     path("leads/", include("keel.leads.handoff_urls")),  # hand-offs and routing rules
+    path("collateral/requests/", include("keel.collateral.request_urls")),
+    path("collateral/reports/", include("keel.collateral.report_urls")),
+    path("collateral/", include("keel.collateral.urls")),
+    path("s/", include("keel.collateral.share_urls")),  # the buyer's share links, no sign-in
     path("", include("keel.leads.urls")),  # the public lead form at f/, leads/forms/
     path("", include("keel.forecast.urls")),  # pipeline/stalled/, forecast/
     path("", include("keel.planning.urls")),  # job/, plans/
