@@ -26,6 +26,13 @@ def _plain_http() -> None:
     django_settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _media_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Uploaded files (the demo's library, a test's upload) land in a temporary folder,
+    never in the checkout's media/."""
+    django_settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_stage_cache() -> None:
     """SQLite reuses the ids of rolled-back rows, so one test's cached stages must not leak."""

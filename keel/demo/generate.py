@@ -30,11 +30,20 @@ from django.utils import timezone
 
 from keel.accounts.models import Team, User
 from keel.activities.models import Activity, CompletionPlanStep, Task
+from keel.collateral.models import (
+    Collateral,
+    CollateralFile,
+    CollateralRequest,
+    CollateralUse,
+    ShareLink,
+    ShareView,
+)
 from keel.core.bulk import rows_load
 from keel.core.exceptions import KeelError
 from keel.core.models import AuditEntry, InstanceSetting
 from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
+from keel.demo.collateral import CollateralSummary, demo_collateral_build, demo_files_delete
 from keel.demo.marketing import MarketingSummary, demo_marketing_build
 from keel.demo.plan import PlanSummary, demo_plan_build
 from keel.demo.simulate import (
@@ -96,6 +105,12 @@ CHUNK = 20_000  # rows written between progress reports
 # Rows the demo owns: wiped before a rebuild. Teams and users are deleted by name, the
 # demo's own metrics (with their values) by key.
 DOMAIN_MODELS: Sequence[type[models.Model]] = (
+    ShareView,
+    ShareLink,
+    CollateralUse,
+    CollateralRequest,
+    CollateralFile,
+    Collateral,
     Handoff,
     RoutingRule,
     Qualification,
@@ -161,6 +176,7 @@ class DemoSummary:
     goals: int = 0  # this year's goals set
     plan: PlanSummary | None = None  # the whale-hunting plan and its work so far
     marketing: MarketingSummary | None = None  # campaigns, definitions, hand-offs
+    collateral: CollateralSummary | None = None  # the library and its use
     phases: dict[str, float] = field(default_factory=dict)  # seconds per progress phase
 
     @property
@@ -274,6 +290,7 @@ def demo_wipe() -> None:
     Team.objects.filter(name__in=TEAMS).delete()
     User.objects.filter(username__in=[p.username for p in CAST]).delete()
     InstanceSetting.objects.filter(key__in=[DEMO_KEY, POLICY_KEY, ICP_KEY]).delete()
+    demo_files_delete()
 
 
 def rows_insert(*, rows: DemoRows, progress: Progress | None = None) -> dict[str, float]:
@@ -328,6 +345,8 @@ def demo_build(
         _statistics_refresh([table.model for table in rows.tables.values()])
         report("Marketing: campaigns, the lead definition, hand-offs", 0, 1)
         marketing = demo_marketing_build(today=today, seed=seed)
+        report("Collateral library", 0, 1)
+        collateral = demo_collateral_build(today=today, seed=seed)
         report("Funnel stages", 0, 1)
         funnel_recompute()
         owner = User.objects.get(username=CAST[0].username)
@@ -362,6 +381,7 @@ def demo_build(
         goals=len(goals),
         plan=plan,
         marketing=marketing,
+        collateral=collateral,
         phases=report.stop(),
     )
 

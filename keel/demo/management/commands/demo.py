@@ -121,6 +121,13 @@ class Command(BaseCommand):
                 + ", ".join(f"{n:,} {status}" for status, n in sorted(m.handoffs.items()))
                 + f", {m.breaches:,} first touches late or missed: see /leads/."
             )
+        if summary.collateral is not None:
+            c = summary.collateral
+            console.print(
+                f"Collateral: {c.pieces} pieces ({c.active} active, {c.never_used} of them never "
+                f"used), {c.uses:,} uses in deals, {c.links:,} share links opened {c.views:,} "
+                f"times, {c.requests} requests from sales: see /collateral/."
+            )
         console.print(
             "Seconds per phase: "
             + ", ".join(
