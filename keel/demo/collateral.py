@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import yaml
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -35,7 +36,8 @@ from keel.collateral.models import (
 )
 from keel.core.bulk import ids_reserve, rows_load
 from keel.demo import names
-from keel.pipeline.models import Deal, DealStatus, StageChange
+from keel.pipeline.models import Deal, DealStatus, ProcessVersion, SalesProcess, StageChange
+from keel.pipeline.services import process_import
 
 # (title, kind, stages, buyer steps, status, how often it is reached for: 0 never)
 P = tuple[str, str, tuple[str, ...], tuple[str, ...], str, float]
@@ -196,6 +198,7 @@ class CollateralSummary:
     links: int
     views: int
     requests: int
+    process_versions: list[int]  # the versions the demo imported: a rebuild deletes them
 
 
 def _pdf(title: str) -> bytes:
@@ -351,6 +354,24 @@ def demo_files_delete() -> None:
         default_storage.delete(f"{FOLDER}/{name}")
 
 
+def process_revise(*, by: User) -> ProcessVersion | None:
+    """New business, revised with the library: a case study goes to the buyer before a
+    proposal leaves. The history stays under the version it moved under; open deals move
+    onto this one, so one in Proposal shows the case study still to send."""
+    process = SalesProcess.objects.get(name="New business")
+    current = ProcessVersion.objects.filter(process=process).order_by("-number").first()
+    if current is None:
+        return None
+    document = yaml.safe_load(current.source)
+    for stage in document["stages"]:
+        if stage["name"] == "Proposal":
+            stage["exit_criteria"].append({"kind": "collateral", "collateral": "case_study"})
+            stage["recommended_collateral"] = ["case_study", *stage["recommended_collateral"]]
+    return process_import(
+        source=yaml.safe_dump(document, sort_keys=False, allow_unicode=True), by=by
+    )
+
+
 def demo_collateral_build(*, today: date, seed: int) -> CollateralSummary:
     rng = random.Random(f"collateral-{seed}")
     now = datetime.combine(today, time(), UTC)
@@ -360,6 +381,7 @@ def demo_collateral_build(*, today: date, seed: int) -> CollateralSummary:
     made = library_write(rng=rng, marketer=marketer, seller=sellers[0], start=start)
     uses, links, views = uses_write(rng=rng, pieces=made, now=now)
     requests = requests_write(sellers=sellers, marketer=marketer, pieces=[p for p, _ in made])
+    revised = process_revise(by=User.objects.get(role=Role.OWNER, username="owner"))
     active = [p for p, _ in made if p.status == Status.ACTIVE]
     used = set(CollateralUse.objects.values_list("collateral", flat=True).distinct())
     return CollateralSummary(
@@ -370,4 +392,5 @@ def demo_collateral_build(*, today: date, seed: int) -> CollateralSummary:
         links=links,
         views=views,
         requests=requests,
+        process_versions=[revised.pk] if revised is not None else [],
     )

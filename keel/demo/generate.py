@@ -78,12 +78,13 @@ from keel.pipeline.models import (
     DealContact,
     DealStatus,
     ProcessKind,
+    ProcessVersion,
     SalesProcess,
     Stage,
     StageChange,
 )
 from keel.pipeline.rules import criteria_from_stored
-from keel.pipeline.selectors import process_current_version
+from keel.pipeline.selectors import process_current_version, version_stages
 from keel.planning.models import (
     CheckIn,
     Dossier,
@@ -289,6 +290,10 @@ def demo_wipe() -> None:
     Metric.objects.filter(key__in=DEMO_METRIC_KEYS).delete()
     Team.objects.filter(name__in=TEAMS).delete()
     User.objects.filter(username__in=[p.username for p in CAST]).delete()
+    # The process versions the demo imported go with it: a rebuild starts from the same.
+    marker = demo_marker() or {}
+    ProcessVersion.objects.filter(pk__in=marker.get("process_versions", [])).delete()
+    version_stages.cache_clear()  # SQLite may give a deleted version's id to the next
     InstanceSetting.objects.filter(key__in=[DEMO_KEY, POLICY_KEY, ICP_KEY]).delete()
     demo_files_delete()
 
@@ -363,6 +368,7 @@ def demo_build(
                 "seed": seed,
                 "today": today.isoformat(),
                 "built_at": timezone.now().isoformat(timespec="seconds"),
+                "process_versions": collateral.process_versions,
             },
         )
     deals = rows.tables["deals"].rows

@@ -24,6 +24,7 @@ from keel.pipeline.models import (
     DealContact,
     DealStatus,
     ProcessKind,
+    SalesProcess,
     Stage,
     StageChange,
     StageKind,
@@ -36,6 +37,7 @@ from keel.pipeline.rules import (
     criteria_from_stored,
     unmet_criteria,
 )
+from keel.pipeline.selectors import process_current_version
 from keel.scorecard.models import CaptureMethod, Goal, Metric, MetricValue, Phasing, ValueSource
 from keel.scorecard.rules import Pace
 from keel.scorecard.selectors import metric_values, scorecard, trend
@@ -179,18 +181,21 @@ def test_closed_deals_are_consistent(demo: DemoSummary) -> None:
 
 def test_stage_history_is_ordered_and_ends_where_each_deal_is(demo: DemoSummary) -> None:
     history: dict[int, list[StageChange]] = defaultdict(list)
-    for change in StageChange.objects.order_by("at", "id"):
+    for change in StageChange.objects.select_related("to_stage").order_by("at", "id"):
         history[change.deal_id].append(change)
-    for deal in Deal.objects.all():
+    # The library's revision of the process moved the open deals onto its stages of the
+    # same names (a change of the deal, without a move): history stays where it was made.
+    revised = set((demo_marker() or {}).get("process_versions", []))
+    for deal in Deal.objects.select_related("stage"):
         changes = history[deal.pk]
         assert changes[0].from_stage_id is None
         for before, after in pairwise(changes):
             assert before.at < after.at
             assert before.to_stage_id == after.from_stage_id
-        assert changes[-1].to_stage_id == deal.stage_id
+        assert changes[-1].to_stage.name == deal.stage.name
         assert changes[-1].at == deal.stage_entered_at
         assert changes[0].at == deal.created_at
-        assert deal.version == len(changes)
+        assert deal.version == len(changes) + (deal.process_version_id in revised)
         assert deal.closed_at in (None, deal.stage_entered_at)
 
 
@@ -281,8 +286,9 @@ def test_every_funnel_stage_appears(demo: DemoSummary) -> None:
 
 
 def test_the_pipeline_is_live_and_every_touch_is_there(demo: DemoSummary) -> None:
+    process = SalesProcess.objects.get(kind=ProcessKind.NEW_BUSINESS)
     new_business = Stage.objects.filter(
-        version__process__kind=ProcessKind.NEW_BUSINESS, kind=StageKind.OPEN
+        version=process_current_version(process=process), kind=StageKind.OPEN
     )
     open_deals = Deal.objects.filter(status=DealStatus.OPEN)
     for stage in new_business:
