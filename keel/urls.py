@@ -11,6 +11,7 @@ urlpatterns = [
     path("imports/", include("keel.imports.urls")),
     path("webhooks/", include("keel.hooks.urls")),
     path("deals/", include("keel.pipeline.urls")),
+    path("deals/<int:deal_pk>/collateral/", include("keel.collateral.deal_urls")),
     path("tasks/", include("keel.activities.urls")),
     path("scorecard/", include("keel.scorecard.urls")),
     path("leads/definitions/", include("keel.leads.definition_urls")),

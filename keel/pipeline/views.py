@@ -28,6 +28,7 @@ from keel.accounts.models import User
 from keel.accounts.permissions import SELLING_ROLES
 from keel.activities.selectors import task_rows
 from keel.activities.services import activity_log
+from keel.collateral.sharing import deal_collateral
 from keel.core.exceptions import InvalidInput, KeelError, NotAllowed, StaleVersion
 from keel.core.export import Cell, export_format, export_response
 from keel.crm.models import BuyingRole, Company
@@ -180,6 +181,7 @@ def _workspace_context(user: User, deal: Deal, **extra: Any) -> dict[str, Any]:
         "log_form": QuickLogForm(deal=deal),
         "lost_reasons": LostReason.choices,
         "roles": BuyingRole.choices,
+        "collateral": deal_collateral(deal=deal, user=user),
         **extra,
     }
 
