@@ -1,6 +1,10 @@
-"""URLs of the collateral library (filled in as its pages are built)."""
+"""The collateral library's reports."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from keel.collateral import report_views as views
 
 app_name = "collateral_reports"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.report_overview, name="overview"),
+]
