@@ -24,6 +24,7 @@ def main() -> None:
         "bench.model",
         "bench.capture",
         "bench.leads",
+        "bench.collateral",
     ):
         sys.stdout.flush()
         command = [sys.executable, "-m", module, *args]
