@@ -71,3 +71,12 @@ def collateral_visible(user: User) -> QuerySet[Collateral]:
     if not mine:
         return pieces.filter(status=Status.ACTIVE)
     return pieces.filter(Q(status=Status.ACTIVE) | mine)
+
+
+# The library's reports cover every deal in the business: the owner, sales managers,
+# marketing and viewers read them; salespeople, specialists and experts do not.
+REPORT_READING_ROLES = frozenset({Role.OWNER, Role.SALES_MANAGER, Role.MARKETER, Role.VIEWER})
+
+
+def can_read_reports(user: User) -> bool:
+    return user.is_active and (user.is_superuser or user.role in REPORT_READING_ROLES)

@@ -15,7 +15,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from keel.accounts.models import Role, User
+from keel.accounts.models import User
+from keel.collateral.access import can_read_reports
 from keel.collateral.reports import (
     DEFAULT_UNUSED_DAYS,
     collateral_effectiveness,
@@ -25,13 +26,8 @@ from keel.collateral.reports import (
 )
 from keel.scorecard.selectors import month_bounds
 
-READING_ROLES = frozenset({Role.OWNER, Role.SALES_MANAGER, Role.MARKETER, Role.VIEWER})
 MONTH_CHOICES = (1, 3, 6, 12, 24)
 DAY_CHOICES = (30, 60, 90, 180, 365)
-
-
-def can_read_reports(user: User) -> bool:
-    return user.is_active and (user.is_superuser or user.role in READING_ROLES)
 
 
 def _choice(text: str | None, choices: tuple[int, ...], default: int) -> int:

@@ -14,7 +14,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keel.accounts.models import User
-from keel.collateral.access import can_change, can_keep, can_submit, collateral_visible
+from keel.collateral.access import (
+    can_change,
+    can_keep,
+    can_read_reports,
+    can_submit,
+    collateral_visible,
+)
 from keel.collateral.files import INLINE_TYPES
 from keel.collateral.forms import CollateralForm, LibraryFilterForm, SubmitForm, UploadForm
 from keel.collateral.models import Collateral, CollateralFile
@@ -65,6 +71,7 @@ def library(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "may_keep": can_keep(user),
         "may_submit": can_submit(user),
+        "may_report": can_read_reports(user),
     }
     return render(request, "collateral/library_list.html", context)
 

@@ -172,10 +172,15 @@ class CollateralCriterion:
             for k, at in deal.collateral_sent
         ):
             return None
-        return f"Send collateral of the kind “{self.collateral}” to the buyer."
+        return f"Send the buyer a {self.words}."
 
     def label(self) -> str:
-        return f"Collateral “{self.collateral}” sent"
+        return f"{self.words[0].upper()}{self.words[1:]} sent"
+
+    @property
+    def words(self) -> str:
+        """The kind as a person says it: "case_study" is a case study."""
+        return self.collateral.replace("_", " ")
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind, "collateral": self.collateral}

@@ -175,14 +175,14 @@ def test_a_sent_piece_meets_the_collateral_exit_criterion_end_to_end(alice, acme
     version = process_import(source=PROCESS, by=None)
     deal = deal_create(by=alice, name="Proof", company=acme, process=version.process)
     [before] = deal_checklist(deal=deal, stage=deal.stage)
-    assert not before.met and "case_study" in (before.missing or "")
+    assert not before.met and before.missing == "Send the buyer a case study."
 
     sent(deal, alice, collateral=a_piece("A one-pager", kind=Kind.ONE_PAGER, stages=["Show"]))
     assert not deal_checklist(deal=deal, stage=deal.stage)[0].met  # the wrong kind
     sent(deal, alice, collateral=a_piece("The case", stages=["Show"]))
 
     [after] = deal_checklist(deal=deal, stage=deal.stage)
-    assert after.met and after.label == "Collateral “case_study” sent"
+    assert after.met and after.label == "Case study sent"
 
 
 def test_the_criterion_since_a_stage_counts_only_what_was_sent_after(deal: Deal, alice):

@@ -136,9 +136,7 @@ def test_collateral_sent_comes_through_the_hook(
 ):
     deal.stage.exit_criteria = [{"kind": "collateral", "collateral": "case_study"}]
     deal.stage.save()
-    assert blocked(deal, "1st meeting", alice) == [
-        "Qualify: Send collateral of the kind “case_study” to the buyer."
-    ]
+    assert blocked(deal, "1st meeting", alice) == ["Qualify: Send the buyer a case study."]
     sent_now = [("case_study", timezone.now())]
     monkeypatch.setattr(selectors, "collateral_providers", [lambda d: sent_now])
     move(deal, "1st meeting", alice)

@@ -89,7 +89,7 @@ def test_contact_with_buying_role():
 def test_collateral_of_a_kind_sent():
     rule = CollateralCriterion(collateral="case_study")
     assert messages(snapshot(collateral_sent=[("price_sheet", AFTER)]), rule) == [
-        "Send collateral of the kind “case_study” to the buyer."
+        "Send the buyer a case study."
     ]
     assert messages(snapshot(collateral_sent=[("case_study", BEFORE)]), rule) == []
     recent = CollateralCriterion(collateral="case_study", since_stage="Qualify")
