@@ -78,11 +78,14 @@ def _library(pieces: int, uses: int, rng: random.Random) -> list[str]:
                 status=status,
                 stages=[STAGES[n % len(STAGES)]],
                 buyer_steps=[STEPS[n % len(STEPS)]],
+                url=f"https://files.bench.example/{n}",
             )
         )
     Collateral.objects.bulk_create(rows, batch_size=2000)
     piece_ids = list(Collateral.objects.values_list("pk", flat=True))
     start = datetime.now(UTC) - timedelta(days=730)
+    # On the hour: a moment is converted for the database once, however many uses share it.
+    hours = [start + timedelta(hours=h) for h in range(730 * 24)]
     ids = ids_reserve(CollateralUse, uses)
     # Uses follow a long tail: a few pieces carry most of them.
     weights = [1 / (i + 1) for i in range(len(piece_ids))]
@@ -91,13 +94,16 @@ def _library(pieces: int, uses: int, rng: random.Random) -> list[str]:
         model=CollateralUse,
         fields=("id", "collateral_id", "stage", "by_id", "at"),
         rows=(
-            (pk, piece, "Proposal", seller.pk, start + timedelta(seconds=rng.random() * 63e6))
+            (pk, piece, "Proposal", seller.pk, hours[rng.randrange(len(hours))])
             for pk, piece in zip(ids, chosen, strict=True)
         ),
     )
+    # The buyers' links are to active pieces: a retired piece's links are dead.
+    shareable = CollateralUse.objects.filter(collateral__status=Status.ACTIVE)
+    chosen_uses = shareable.order_by("?").values_list("pk", flat=True)[:LINKS]
     links = ShareLink.objects.bulk_create(
         ShareLink(use_id=pk, expires_at=datetime.now(UTC) + timedelta(days=30))
-        for pk in rng.sample(ids, LINKS)
+        for pk in chosen_uses
     )
     return [link.token for link in links]
 
