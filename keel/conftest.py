@@ -29,8 +29,10 @@ def _plain_http() -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _media_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Uploaded files (the demo's library, a test's upload) land in a temporary folder,
-    never in the checkout's media/."""
+    never in the checkout's media/; static files are looked for in another."""
     django_settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    # WhiteNoise serves collected static files from here (none are collected in tests).
+    django_settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from keel.api.api import api
+from keel.web import health
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
