@@ -70,7 +70,10 @@ def receive(form: LeadForm, **data: str) -> Outcome:
 
 
 def answer(response) -> tuple[int, bytes, list[tuple[str, str]]]:
-    return response.status_code, response.content, sorted(response.headers.items())
+    """Everything the visitor gets back, but the request's own id (new for each request,
+    whoever sent it: it tells nothing)."""
+    headers = sorted((k, v) for k, v in response.headers.items() if k != "X-Request-ID")
+    return response.status_code, response.content, headers
 
 
 # --- no enumeration ------------------------------------------------------------------------
