@@ -35,7 +35,7 @@ from keel.collateral.services import (
 )
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.planning.forms import version_token
-from keel.web.forms import refusal_show
+from keel.web.forms import refusal_show, stale_data, stale_show
 from keel.web.lists import listing
 
 FORM_METHODS = ["GET", "HEAD", "POST"]
@@ -203,15 +203,9 @@ def edit(request: HttpRequest, pk: int) -> HttpResponseBase:
             except StaleVersion as error:
                 # The input is kept, on the version now stored: saving again is a choice.
                 current = Collateral.objects.get(pk=pk)
-                data = request.POST.copy()
-                data["version"] = version_token(current)
-                form = CollateralForm(data, instance=current)
+                form = CollateralForm(stale_data(request, version_token(current)), instance=current)
                 form.is_valid()
-                form.add_error(
-                    None,
-                    f"{error.message} Your input is kept below: check it and save again to "
-                    "replace their values.",
-                )
+                stale_show(form, error)
                 status = 409
             except InvalidInput as error:
                 refusal_show(form, error)

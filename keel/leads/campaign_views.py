@@ -40,7 +40,7 @@ from keel.leads.forms import CampaignForm
 from keel.leads.models import Campaign
 from keel.planning.forms import version_token
 from keel.scorecard.rules import month_parse
-from keel.web.forms import refusal_show
+from keel.web.forms import refusal_show, stale_data, stale_show
 from keel.web.lists import listing
 
 FORM_METHODS = ["GET", "HEAD", "POST"]
@@ -250,15 +250,9 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
             except StaleVersion as error:
                 # The input is kept, on the version now stored: saving again is a choice.
                 current = Campaign.objects.get(pk=pk)
-                data = request.POST.copy()
-                data["version"] = version_token(current)
-                form = CampaignForm(data, instance=current)
+                form = CampaignForm(stale_data(request, version_token(current)), instance=current)
                 form.is_valid()
-                form.add_error(
-                    None,
-                    f"{error.message} Your input is kept below: check it and save again to "
-                    "replace their values.",
-                )
+                stale_show(form, error)
                 status = 409
             except InvalidInput as error:
                 refusal_show(form, error)

@@ -15,7 +15,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -36,7 +35,7 @@ from keel.planning.forms import (
     version_token,
 )
 from keel.planning.models import Goal, Shape, Strategy, Tactic, TacticalPlan
-from keel.web.forms import refusal_show
+from keel.web.forms import refusal_show, stale_data, stale_show
 
 FORM_METHODS = ["GET", "HEAD", "POST"]
 
@@ -63,19 +62,8 @@ def _plan_keeper(request: HttpRequest, pk: int) -> tuple[User, TacticalPlan]:
     return user, plan
 
 
-def _show_stale(form: Form, error: StaleVersion) -> None:
-    form.add_error(
-        None,
-        f"{error.message} Your input is kept below: check it and save again to replace "
-        "their values.",
-    )
-
-
 def _stale_data(request: HttpRequest, current: TimeStamped) -> QueryDict:
-    """The user's input again, on the version now stored: saving it again is a choice."""
-    data = request.POST.copy()
-    data["version"] = version_token(current)
-    return data
+    return stale_data(request, version_token(current))
 
 
 F = TypeVar("F", bound=EditableForm)
@@ -111,7 +99,7 @@ def _save(
     except StaleVersion as error:
         assert stale is not None  # noqa: S101 - only an edit is refused as stale
         again = stale()
-        _show_stale(again, error)
+        stale_show(again, error)
         return Saved(again, status=409)
     except InvalidInput as error:
         refusal_show(form, error)
@@ -257,7 +245,9 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
         saved="The plan {} was saved.",
         url_name="planning:plan_edit",
         stale=lambda: PlanForm(
-            _stale_data(request, TacticalPlan.objects.get(pk=pk)), user=user, editing=True
+            _stale_data(request, TacticalPlan.objects.get(pk=pk)),
+            user=user,
+            editing=True,
         ),
     )
     plan = TacticalPlan.objects.select_related("team", "strategy").get(pk=pk)
@@ -332,7 +322,7 @@ def tactic_edit(request: HttpRequest, plan_pk: int, pk: int) -> HttpResponse:
         except StaleVersion as error:
             data = _stale_data(request, Tactic.objects.get(pk=pk))
             form = TacticForm(data, shape=shape, editing=True, plan=plan)
-            _show_stale(form, error)
+            stale_show(form, error)
             status = 409
         except InvalidInput as error:
             refusal_show(form, error, TacticForm.ALIASES)

@@ -2,15 +2,32 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.http import HttpRequest, QueryDict
 
 from keel.accounts.models import Team, User
 from keel.accounts.permissions import SELLING_ROLES
 from keel.activities.models import ActivityType, Outcome
-from keel.core.exceptions import InvalidInput
+from keel.core.exceptions import InvalidInput, StaleVersion
 from keel.crm.models import Channel
 from keel.pipeline.models import Deal, SalesProcess
 
 DATE = forms.DateInput(attrs={"type": "date"})
+
+
+def stale_show(form: forms.BaseForm, error: StaleVersion) -> None:
+    """Say on the form that someone saved the record since it was opened."""
+    form.add_error(
+        None,
+        f"{error.message} Your input is kept below: check it and save again to replace "
+        "their values.",
+    )
+
+
+def stale_data(request: HttpRequest, version: str) -> QueryDict:
+    """The user's input again, on the version now stored: saving it again is a choice."""
+    data = request.POST.copy()
+    data["version"] = version
+    return data
 
 
 def refusal_show(
