@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import csp.constants
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
@@ -111,7 +112,9 @@ def _database(url: str) -> dict[str, Any]:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-    elif engine != "django.db.backends.postgresql":
+    elif engine == "django.db.backends.postgresql":
+        _postgresql_connections(config)
+    else:
         raise ImproperlyConfigured(
             f"KEEL_DATABASE_URL uses {engine!r}; Keel runs on SQLite and PostgreSQL only."
         )
@@ -119,8 +122,40 @@ def _database(url: str) -> dict[str, Any]:
     return config
 
 
+def _postgresql_connections(config: dict[str, Any]) -> None:
+    """How each process holds its PostgreSQL connections (docs/scaling.md).
+
+    By default each thread keeps one for a minute and checks it before reuse, so a
+    restarted server costs one failed request, not a worker's lifetime. KEEL_DB_POOL=N
+    gives each process a psycopg pool of up to N connections instead; KEEL_DB_PGBOUNCER=1
+    says a PgBouncer in transaction mode sits in between, which cannot keep the
+    server-side cursors that .iterator() uses across its transactions.
+    """
+    config["CONN_HEALTH_CHECKS"] = True
+    pool_size = _int("KEEL_DB_POOL", 0)
+    if pool_size < 0:
+        raise ImproperlyConfigured(f"KEEL_DB_POOL={pool_size} is not a pool size (0 is none).")
+    if pool_size:
+        config["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": pool_size,
+            "timeout": _int("KEEL_DB_POOL_TIMEOUT", 10),
+        }
+    if _bool("KEEL_DB_PGBOUNCER", False):
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+
 DATABASE_URL = os.environ.get("KEEL_DATABASE_URL") or f"sqlite:///{BASE_DIR / 'keel.sqlite3'}"
 DATABASES = {"default": _database(DATABASE_URL)}
+# A read replica for the reports (keel.core.replica): the scorecard, funnel, forecast and
+# the lead, campaign and library reports read there; everything else, and every write,
+# goes to the primary.
+REPLICA_DATABASE_URL = os.environ.get("KEEL_DATABASE_REPLICA_URL", "")
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = _database(REPLICA_DATABASE_URL)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["keel.core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -252,6 +287,16 @@ if KEEL_STALL_MIN_STINTS < 1:
         f"KEEL_STALL_MIN_STINTS={KEEL_STALL_MIN_STINTS} is not a count of at least 1 (the "
         "finished stints of won deals a stage needs before its threshold is learned)."
     )
+# API calls allowed per window, counted apart for each token (keel/api/throttling.py):
+# "600/min", "20/s", "5000/hour", "100000/day", or a multiple of the unit as in "100/5min".
+KEEL_API_RATE_LIMIT = os.environ.get("KEEL_API_RATE_LIMIT", "").strip() or "600/min"
+_rate = re.fullmatch(r"(\d+)/(\d*)(s|sec|m|min|h|hour|d|day)", KEEL_API_RATE_LIMIT)
+if _rate is None or int(_rate[1]) < 1 or int(_rate[2] or 1) < 1:
+    raise ImproperlyConfigured(
+        f"KEEL_API_RATE_LIMIT={KEEL_API_RATE_LIMIT!r} is not a rate like 600/min: a count of at "
+        "least 1, a slash, then s, sec, m, min, h, hour, d or day (optionally after a "
+        "multiple, as in 100/5min)."
+    )
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -314,6 +359,44 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# Security headers, with DEBUG on or off. Most are Django's defaults, spelled out so that
+# a change of default cannot loosen them unseen.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content Security Policy (django-csp): scripts and styles only from Keel's own static
+# files, never inline, never eval; no page may be framed. Enforced in development too, so
+# a violation shows up in the browser's console before it ships. KEEL_CSP_REPORT_ONLY=1
+# only reports violations (in the console), for trying a change on a live site.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+INSTALLED_APPS.append("csp")  # its system checks catch settings of django-csp < 4
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [csp.constants.SELF],
+        "script-src": [csp.constants.SELF],
+        "style-src": [csp.constants.SELF],
+        "img-src": [csp.constants.SELF, "data:"],
+        "connect-src": [csp.constants.SELF],
+        "font-src": [csp.constants.SELF],
+        "object-src": [csp.constants.NONE],
+        "base-uri": [csp.constants.SELF],
+        "form-action": [csp.constants.SELF],
+        "frame-ancestors": [csp.constants.NONE],
+    }
+}
+if _bool("KEEL_CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
 
 # Logs on standard error: one JSON object a line in production (KEEL_LOG_FORMAT=json, the
 # default with DEBUG off), plain text in development; each with the request's id.

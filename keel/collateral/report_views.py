@@ -24,6 +24,7 @@ from keel.collateral.reports import (
     collateral_unused,
     collateral_usage,
 )
+from keel.core.replica import reads_from_replica
 from keel.scorecard.selectors import month_bounds
 
 MONTH_CHOICES = (1, 3, 6, 12, 24)
@@ -40,6 +41,7 @@ def _choice(text: str | None, choices: tuple[int, ...], default: int) -> int:
 
 @require_safe
 @login_required
+@reads_from_replica
 def report_overview(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - login_required guarantees it

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.core.replica import reads_from_replica
 from keel.forecast.backtest import Backtest
 from keel.forecast.forecast_selectors import (
     Forecast,
@@ -153,6 +154,7 @@ def fan_chart(months: list[MonthFigures], *, label: str) -> dict[str, Any]:
 
 
 @login_required
+@reads_from_replica
 def forecast_page(request: HttpRequest) -> HttpResponse:
     asked = _read(request)
     result = forecast(period=asked.period)
@@ -210,6 +212,7 @@ def _fallbacks(result: Forecast) -> list[str]:
 
 
 @login_required
+@reads_from_replica
 def forecast_backtest(request: HttpRequest) -> HttpResponse:
     """The backtest's fragment (the page loads it with htmx), or a page of its own."""
     result: Backtest = backtest(simulations=BACKTEST_SIMULATIONS)

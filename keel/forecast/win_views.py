@@ -13,6 +13,7 @@ from django.shortcuts import render
 
 from keel.accounts.models import User
 from keel.accounts.permissions import is_manager
+from keel.core.replica import reads_from_replica
 from keel.forecast.win_rules import MIN_CLOSED_DEALS, MIN_EACH_OUTCOME, WINDOW_DAYS, column_words
 from keel.forecast.win_selectors import win_model_active
 from keel.pipeline.models import SalesProcess
@@ -73,6 +74,7 @@ def _deciles(methods: list[dict[str, Any]]) -> list[list[dict[str, Any] | None]]
 
 
 @login_required
+@reads_from_replica
 def model_report(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - login_required guarantees it

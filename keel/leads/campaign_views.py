@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from keel.accounts.models import User
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.core.export import csv_response
+from keel.core.replica import reads_from_replica
 from keel.leads.access import can_manage_campaigns
 from keel.leads.campaign_report import (
     GROUPINGS,
@@ -181,6 +182,7 @@ def _csv(report: Report) -> StreamingHttpResponse:
 
 @require_safe
 @login_required
+@reads_from_replica
 def campaign_report_page(request: HttpRequest) -> HttpResponseBase:
     _user(request)
     period = Period(request.GET)

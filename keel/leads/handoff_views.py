@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from keel.accounts.models import Role, Team, User
 from keel.accounts.permissions import MANAGING_ROLES, SELLING_ROLES
 from keel.core.exceptions import InvalidInput, KeelError, NotAllowed
+from keel.core.replica import reads_from_replica
 from keel.leads.handoff_rules import DAY_NAMES, Policy
 from keel.leads.handoffs import (
     BREACHES,
@@ -364,6 +365,7 @@ def routing_policy(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @login_required
+@reads_from_replica
 def feedback(request: HttpRequest) -> HttpResponse:
     _reader(request)
     try:

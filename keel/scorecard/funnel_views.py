@@ -21,6 +21,7 @@ from django.utils import timezone
 from keel.accounts.models import User
 from keel.accounts.permissions import manages
 from keel.core.exceptions import InvalidInput
+from keel.core.replica import reads_from_replica
 from keel.pipeline.models import SalesProcess
 from keel.scorecard import funnel_rules as rules
 from keel.scorecard.funnel import (
@@ -145,6 +146,7 @@ def _presets(last: date) -> list[tuple[str, str]]:
 
 
 @login_required
+@reads_from_replica
 def funnel_page(request: HttpRequest) -> HttpResponse:
     viewer = request.user
     assert isinstance(viewer, User)  # noqa: S101 - login_required guarantees it

@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from keel.accounts.models import Team, User
 from keel.core.export import Cell, export_format, export_response
+from keel.core.replica import reads_from_replica
 from keel.scorecard import charts, rules
 from keel.scorecard.access import can_view_scope
 from keel.scorecard.selectors import (
@@ -144,6 +145,7 @@ def _chosen(card: Scorecard, key: str) -> ScorecardRow | None:
 
 
 @login_required
+@reads_from_replica
 def scorecard_page(request: HttpRequest) -> HttpResponse:
     asked = _read(request)
     card = scorecard(month=asked.month, scope=asked.scope)
@@ -168,6 +170,7 @@ def scorecard_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@reads_from_replica
 def review_page(request: HttpRequest) -> HttpResponse:
     """The monthly review for the team meeting: what moved, what is behind, every figure."""
     asked = _read(request)
@@ -231,6 +234,7 @@ def _export_row(row: ScorecardRow) -> list[Cell]:
 
 
 @login_required
+@reads_from_replica
 def scorecard_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     """The month's scorecard as CSV or XLSX: a row per metric, the figures as numbers."""
     file_format = export_format(fmt)
