@@ -168,6 +168,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_prometheus",
     "template_partials",
     "axes",
     "ninja",
@@ -194,6 +195,7 @@ INSTALLED_APPS = [
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # times the whole request
     "keel.core.request_id.RequestIdMiddleware",  # first: every answer carries the id
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,6 +205,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # the view's name and status
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -210,7 +213,10 @@ if not DEBUG:
     # Static files straight from the app process, compressed and cached (no web server
     # needed for them); right after the security headers, before sessions are touched.
     # (The development server serves them itself.)
-    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 ROOT_URLCONF = "keel.urls"
 WSGI_APPLICATION = "keel.wsgi.application"
@@ -335,6 +341,31 @@ STORAGES = {
 # The largest file the collateral library takes, in bytes (default 50 MB).
 COLLATERAL_MAX_BYTES = _int("KEEL_COLLATERAL_MAX_BYTES", 50 * 1024 * 1024)
 
+# The cache holds the rate limits (sign-in, password reset, API tokens), so every app
+# process must share it: in the database by default (`keel serve --production` creates its
+# table), in Redis with KEEL_CACHE_URL=redis://host:6379/0 (pip install redis), in each
+# process's memory only with KEEL_CACHE_URL=locmem (development's default).
+CACHE_URL = os.environ.get("KEEL_CACHE_URL", "locmem" if DEBUG else "db")
+if CACHE_URL == "db":
+    _cache: dict[str, Any] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "keel_cache",
+    }
+elif CACHE_URL == "locmem":
+    _cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+elif CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    _cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+else:
+    raise ImproperlyConfigured(
+        f"KEEL_CACHE_URL={CACHE_URL!r} is none of db, locmem or a redis:// URL."
+    )
+CACHES = {"default": _cache}
+
+# Prometheus scrapes /metrics with this bearer token (keel.core.metrics); unset, the
+# metrics are only shown in development.
+KEEL_METRICS_TOKEN = os.environ.get("KEEL_METRICS_TOKEN", "")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
 # Mail: the console in development, SMTP when KEEL_EMAIL_HOST is set.
 EMAIL_HOST = os.environ.get("KEEL_EMAIL_HOST", "")
 EMAIL_BACKEND = (
@@ -353,7 +384,7 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = _bool("KEEL_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # A load balancer probes health over plain HTTP, inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = _int("KEEL_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from keel.api.api import api
+from keel.core import metrics
 from keel.web import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),

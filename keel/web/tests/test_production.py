@@ -62,7 +62,7 @@ def test_production_serving_collects_static_files_and_runs_gunicorn(
 ) -> None:
     settings.DEBUG = False
     settings.STATIC_ROOT = tmp_path
-    program, argv = Command().production_command(
+    program, argv, env = Command().production_command(
         {"addrport": "0.0.0.0:9000", "workers": 3, "timeout": 30}
     )
     assert Path(program).name == "gunicorn" and argv[1] == "keel.wsgi:application"
@@ -70,6 +70,7 @@ def test_production_serving_collects_static_files_and_runs_gunicorn(
     assert argv[argv.index("--workers") + 1] == "3"
     assert (tmp_path / "web" / "keel.css").exists()
     assert (tmp_path / "web" / "keel.css.gz").exists()  # compressed by WhiteNoise
+    assert Path(env["PROMETHEUS_MULTIPROC_DIR"]).is_dir()  # each worker's metrics, added up
 
 
 def _free_port() -> int:
@@ -96,13 +97,15 @@ def test_keel_serve_production_answers_through_gunicorn(tmp_path: Path) -> None:
         "KEEL_SSL_REDIRECT": "0",
         "KEEL_STATIC_ROOT": str(tmp_path / "static"),
         "KEEL_DATABASE_URL": f"sqlite:///{tmp_path / 'keel.sqlite3'}",
+        "KEEL_METRICS_TOKEN": "scrape-" + "y" * 30,
+        "KEEL_METRICS_DIR": str(tmp_path / "metrics"),
     }
     command = [sys.executable, "-m", "keel", "serve", "--production", f"127.0.0.1:{port}",
-               "--workers", "1"]  # fmt: skip
+               "--workers", "2"]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        for _ in range(900):  # collecting and compressing the static files comes first
             try:
                 status, _, body = _get(base + "/healthz")
                 break
@@ -117,6 +120,23 @@ def test_keel_serve_production_answers_through_gunicorn(tmp_path: Path) -> None:
         assert "max-age" in headers.get("Cache-Control", "")
         status, _, _ = _get(base + "/")  # not signed in: to the sign-in page
         assert status == 200  # urllib follows the redirect to /accounts/login/
+        for _ in range(6):  # spread over both workers
+            _get(base + "/healthz")
+
+        status, _, _ = _get(base + "/metrics")  # no token: nothing to see
+        assert status == 404
+        scrape = urllib.request.Request(  # noqa: S310 - our own server
+            base + "/metrics", headers={"Authorization": "Bearer " + env["KEEL_METRICS_TOKEN"]}
+        )
+        with urllib.request.urlopen(scrape, timeout=5) as response:  # noqa: S310
+            metrics = response.read().decode()
+        healthz = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("django_http_requests_latency_seconds_by_view_method_count")
+            and 'view="healthz"' in line
+        ]
+        assert healthz and float(healthz[0].rsplit(" ", 1)[1]) >= 7  # both workers' counts
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -1,6 +1,8 @@
 import os
+import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 def _workers() -> int:
     """Gunicorn's rule of thumb: two workers a core, and one more."""
     return 2 * (os.cpu_count() or 1) + 1
+
+
+def _metrics_dir_fresh(addrport: str) -> str:
+    """Each worker writes its Prometheus metrics to files in one folder, which a scrape adds
+    up; the folder starts empty, or the counts of an earlier run would be added in."""
+    folder = Path(
+        os.environ.get("KEEL_METRICS_DIR")
+        or Path(tempfile.gettempdir()) / f"keel-metrics-{re.sub(r'[^0-9A-Za-z]', '-', addrport)}"
+    )
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, mode=0o700)
+    return str(folder)
 
 
 class Command(BaseCommand):
@@ -40,20 +55,24 @@ class Command(BaseCommand):
         if not options["production"]:
             call_command("runserver", options["addrport"], use_reloader=options["reload"])
             return
-        os.execv(*self.production_command(options))  # noqa: S606 - our own gunicorn, no shell
+        program, argv, env = self.production_command(options)
+        os.execve(program, argv, {**os.environ, **env})  # noqa: S606 - our own gunicorn, no shell
 
-    def production_command(self, options: dict[str, Any]) -> tuple[str, list[str]]:
-        """Collect the static files, then the gunicorn command line that replaces us."""
+    def production_command(self, options: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
+        """Collect the static files, then the gunicorn command line that replaces us and
+        what it adds to the environment."""
         if settings.DEBUG:
             raise CommandError("KEEL_DEBUG is on: production serving needs it off.")
         workers = options["workers"] or _workers()
         if workers < 1:
             raise CommandError("--workers must be at least 1.")
         call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("createcachetable")  # the shared rate limits' table, when in the database
+        metrics_dir = _metrics_dir_fresh(options["addrport"])
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
         if gunicorn is None:
             raise CommandError("gunicorn is not installed next to this Python: pip install keel.")
-        return gunicorn, [
+        argv = [
             gunicorn,
             "keel.wsgi:application",
             "--bind",
@@ -70,4 +89,7 @@ class Command(BaseCommand):
             "-",
             "--forwarded-allow-ips",
             os.environ.get("KEEL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            "--config",
+            "python:keel.core.gunicorn_hooks",
         ]
+        return gunicorn, argv, {"PROMETHEUS_MULTIPROC_DIR": metrics_dir}
