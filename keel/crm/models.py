@@ -148,6 +148,12 @@ class Contact(TimeStamped):
         help_text="The last campaign that touched them before they qualified.",
     )
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When their personal data was erased on request (crm/privacy.py).",
+    )
 
     class Meta:
         ordering = ["last_name", "first_name"]

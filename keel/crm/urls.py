@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keel.crm import views
+from keel.crm import privacy_views, views
 
 app_name = "crm"
 urlpatterns = [
@@ -15,4 +15,19 @@ urlpatterns = [
     path("contacts/new/", views.contact_create, name="contact_create"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact_detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
+    path(
+        "contacts/<int:pk>/personal-data/",
+        privacy_views.contact_personal_data,
+        name="contact_personal_data",
+    ),
+    path(
+        "contacts/<int:pk>/personal-data/export/",
+        privacy_views.contact_personal_data_export,
+        name="contact_personal_data_export",
+    ),
+    path(
+        "contacts/<int:pk>/personal-data/erase/",
+        privacy_views.contact_erase,
+        name="contact_erase",
+    ),
 ]

@@ -32,6 +32,7 @@ from keel.crm.forms import (
     version_token,
 )
 from keel.crm.models import Company, Contact
+from keel.crm.privacy import can_manage_personal_data
 from keel.leads import icp
 from keel.leads.selectors import lead_story
 from keel.web.forms import refusal_show
@@ -280,6 +281,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "activities": selectors.contact_activities(user=user, contact=contact),
         "lead": lead_story(user=user, contact=contact, now=timezone.now()),
         "can_edit": can_edit_accounts(user),
+        "can_manage_personal_data": can_manage_personal_data(user),
     }
     return render(request, "crm/contact_detail.html", context)
 

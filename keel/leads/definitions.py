@@ -342,7 +342,9 @@ def contacts_requalify(
     if definition is None:
         return Requalified(0, 0, 0, 0)
     now = now or timezone.now()
-    contacts = Contact.objects.all()
+    # An erased contact's history stays as it was (crm/privacy.py): judging its emptied
+    # fields again would rewrite when it qualified, and route a person who asked to go.
+    contacts = Contact.objects.filter(erased_at__isnull=True)
     if contact_ids is not None:
         contacts = contacts.filter(pk__in=list(contact_ids))
     rules = rules_of(definition)
