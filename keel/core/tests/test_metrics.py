@@ -41,10 +41,7 @@ def test_metrics_are_hidden_in_production_when_no_token_is_set(settings: Any) ->
 
 
 def test_request_latency_is_counted_by_view(scraper: Client) -> None:
-    name = (
-        "django_http_requests_latency_seconds_by_view_method_count"
-        '{method="GET",view="healthz"}'
-    )
+    name = 'django_http_requests_latency_seconds_by_view_method_count{method="GET",view="healthz"}'
     first = scraper.get("/metrics").content.decode()
     before = _value(first, name) if name in first else 0.0
     for _ in range(3):
