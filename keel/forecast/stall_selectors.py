@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import (
     Case,
     Count,
@@ -224,11 +224,11 @@ def stall_thresholds(*, now: datetime | None = None, fresh: bool = False) -> Sta
         )
     )
     if not fresh:
-        cached = cache.get(key)
+        cached = caches["local"].get(key)
         if isinstance(cached, StallThresholds):
             return cached
     thresholds = _thresholds_compute(now=now)
-    cache.set(key, thresholds, CACHE_SECONDS)
+    caches["local"].set(key, thresholds, CACHE_SECONDS)  # each process's own: cheap to redo
     return thresholds
 
 

@@ -245,7 +245,11 @@ def _progress_body(
 
 
 def _step_scripts(steps: Generator[Step, None, ImportRun]) -> Generator[str, None, ImportRun]:
-    """A script call per step, at most one a phase each STEP_SECONDS; returns the run."""
+    """A JSON data block per step, at most one a phase each STEP_SECONDS; returns the run.
+
+    Data, not a script to run: web/import-progress.js shows each as it arrives, and the
+    Content Security Policy allows no inline script.
+    """
     phase, sent = "", 0.0
     while True:
         try:
@@ -256,8 +260,8 @@ def _step_scripts(steps: Generator[Step, None, ImportRun]) -> Generator[str, Non
         now = time.monotonic()
         if step.phase != phase or now - sent >= STEP_SECONDS:
             phase, sent = step.phase, now
-            call = json.dumps(list(step)).replace("<", "\\u003c")
-            yield f"<script>keelImportStep(...{call})</script>\n"
+            data = json.dumps(list(step)).replace("<", "\\u003c")
+            yield f'<script type="application/json" class="import-step">{data}</script>\n'
 
 
 def _outcome(run: ImportRun) -> str:

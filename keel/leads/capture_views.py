@@ -5,6 +5,8 @@ The public endpoint answers every accepted-looking submission the same way (capt
 says why); the marketers' pages are for marketers, sales managers and the owner.
 """
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -73,7 +75,13 @@ def form_submit(request: HttpRequest, token: str) -> HttpResponseBase:
     """GET: a bare page with the form, to try it; POST: take a submission."""
     form = _public_form(token)
     if request.method != "POST":
-        return render(request, "leads/form_public.html", {"form": form, **_snippet(request, form)})
+        page = render(request, "leads/form_public.html", {"form": form, **_snippet(request, form)})
+        if form.thank_you_url:
+            # Sent, this form goes on to the business's own thank-you page, and the Content
+            # Security Policy's form-action ('self') covers that redirect too: allow its site.
+            thanks = urlsplit(form.thank_you_url)
+            page._csp_update = {"form-action": [f"{thanks.scheme}://{thanks.netloc}"]}  # type: ignore[attr-defined]
+        return page
     try:
         submission_receive(
             form=form,

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from itertools import count, pairwise
 
-from django.core.cache import cache
+from django.core.cache import caches
 
 from keel.accounts.models import User
 from keel.activities.models import Activity, ActivityType
@@ -79,7 +79,7 @@ def deal_with_history(
             )
         )
     StageChange.objects.bulk_create(changes)
-    cache.clear()  # the thresholds' cache key would not see rows written under it
+    caches["local"].clear()  # the thresholds' cache key would not see rows written under it
     deal.refresh_from_db()
     return deal
 

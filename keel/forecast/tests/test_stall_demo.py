@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import Max
 from django.test import Client
 from pytest_django import DjangoDbBlocker
@@ -29,9 +29,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _thresholds_uncached() -> Iterator[None]:
     """The stall thresholds are cached for the hour: each test starts and ends without."""
-    cache.clear()
+    caches["local"].clear()
     yield
-    cache.clear()
+    caches["local"].clear()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from datetime import timedelta
 from importlib import resources
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import override_settings
 from django.utils import timezone
 
@@ -28,9 +28,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _thresholds_uncached() -> Iterator[None]:
     """The stall thresholds are cached for the hour: each test starts and ends without."""
-    cache.clear()
+    caches["local"].clear()
     yield
-    cache.clear()
+    caches["local"].clear()
 
 
 @pytest.fixture

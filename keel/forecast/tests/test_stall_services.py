@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 
 from keel.core.exceptions import InvalidInput, NotAllowed
@@ -30,9 +30,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _thresholds_uncached() -> Iterator[None]:
     """The stall thresholds are cached for the hour: each test starts and ends without."""
-    cache.clear()
+    caches["local"].clear()
     yield
-    cache.clear()
+    caches["local"].clear()
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_upload_map_dry_run_commit_and_again(mary: User, new_business: SalesProc
     page = _streamed(
         client, reverse("imports:run_map", args=[run.pk]), _map_post(client, run, stages)
     )
-    assert 'location.replace("/imports/' in page
+    assert 'data-go="/imports/' in page
     run.refresh_from_db()
     assert (run.status, run.created, run.rejected, run.unknown_stages) == (
         RunStatus.DRY_RUN,

@@ -86,3 +86,22 @@ document.addEventListener("keydown", function (event) {
     form.requestSubmit();
   }
 });
+
+// Behaviour the templates ask for with data- attributes rather than inline handlers, which
+// the Content Security Policy refuses (script-src 'self', no 'unsafe-inline').
+// <button data-dismiss=".blocked"> removes the nearest enclosing element matching that selector.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-dismiss]");
+  if (!button) return;
+  var gone = button.closest(button.dataset.dismiss);
+  if (gone) gone.remove();
+});
+// An htmx request from inside [data-swap-400] swaps in a 400 answer too: the form comes back
+// with its errors in place (htmx otherwise leaves the page as it was on an error status).
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var host = event.target.closest && event.target.closest("[data-swap-400]");
+  if (host && event.detail.xhr.status === 400) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
