@@ -4,6 +4,7 @@ A bad value stops start-up with a message naming the variable and what is wrong,
 than running with a silently different configuration.
 """
 
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -11,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import csp.constants
 import csp.constants
 import dj_database_url
 import django_stubs_ext
@@ -68,6 +68,18 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-keel-development-only"  # noqa: S105 - refused unless DEBUG
 
 ALLOWED_HOSTS = _list("KEEL_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+# The reverse proxies whose X-Forwarded-For (and, for gunicorn, X-Forwarded-Proto) are
+# believed: addresses or networks, comma-separated, or * for any (keel.core.client_address).
+KEEL_FORWARDED_ALLOW_IPS = os.environ.get("KEEL_FORWARDED_ALLOW_IPS", "127.0.0.1")
+try:
+    for _proxy in KEEL_FORWARDED_ALLOW_IPS.split(","):
+        if _proxy.strip() not in ("", "*"):
+            ipaddress.ip_network(_proxy.strip(), strict=False)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"KEEL_FORWARDED_ALLOW_IPS={KEEL_FORWARDED_ALLOW_IPS!r} is not a list of addresses or "
+        "networks (e.g. 127.0.0.1,10.0.0.0/8)."
+    ) from None
 CSRF_TRUSTED_ORIGINS = _list("KEEL_CSRF_TRUSTED_ORIGINS", [])
 
 TIME_ZONE = os.environ.get("KEEL_TIME_ZONE", "UTC")
@@ -173,6 +185,9 @@ INSTALLED_APPS = [
     "csp",  # its system checks catch settings of django-csp < 4
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ninja",
     "django_tasks",
     "django_tasks_db",
@@ -195,16 +210,19 @@ INSTALLED_APPS = [
 # Background work (webhook deliveries, imports) is queued in the database itself: no extra
 # server. `keel db_worker` runs the queue; any number of workers may run.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # times the whole request
     "keel.core.request_id.RequestIdMiddleware",  # first: every answer carries the id
+    "keel.core.client_address.ClientAddressMiddleware",  # the client's address, not the proxy's
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # the Content Security Policy header
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # which device, if any, verified the session
+    "keel.accounts.middleware.TwoFactorMiddleware",  # the code step after the password
+    "keel.accounts.middleware.SessionActivityMiddleware",  # a person's list of sessions
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -251,6 +269,21 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Two-factor sign-in (keel/accounts/two_factor.py): an authenticator app and recovery
+# codes, set up by each person on /settings/two-factor/; the owner may require it of
+# everyone there. Wrong codes count against the sign-in limit above, per account.
+OTP_TOTP_ISSUER = os.environ.get("KEEL_TWO_FACTOR_ISSUER", "Keel")  # the name in the app
+OTP_TOTP_THROTTLE_FACTOR = 1  # after n wrong codes in a row a device waits 2^(n-1) s
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a secret key or a code
+# Password reset mails asked for per hour, counted apart for each mail address and each
+# client address; past it the page answers as ever but sends nothing.
+KEEL_PASSWORD_RESET_LIMIT = _int("KEEL_PASSWORD_RESET_LIMIT", 5)
+if KEEL_PASSWORD_RESET_LIMIT < 1:
+    raise ImproperlyConfigured(
+        f"KEEL_PASSWORD_RESET_LIMIT={KEEL_PASSWORD_RESET_LIMIT} is not a count of at least 1 "
+        "(the reset mails one address may ask for in an hour)."
+    )
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:today"
 LOGOUT_REDIRECT_URL = "login"
@@ -397,44 +430,6 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-
-# Security headers, with DEBUG on or off. Most are Django's defaults, spelled out so that
-# a change of default cannot loosen them unseen.
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SAMESITE = "Lax"
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-
-# Content Security Policy (django-csp): scripts and styles only from Keel's own static
-# files, never inline, never eval; no page may be framed. Enforced in development too, so
-# a violation shows up in the browser's console before it ships. KEEL_CSP_REPORT_ONLY=1
-# only reports violations (in the console), for trying a change on a live site.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "csp.middleware.CSPMiddleware",
-)
-INSTALLED_APPS.append("csp")  # its system checks catch settings of django-csp < 4
-_CSP = {
-    "DIRECTIVES": {
-        "default-src": [csp.constants.SELF],
-        "script-src": [csp.constants.SELF],
-        "style-src": [csp.constants.SELF],
-        "img-src": [csp.constants.SELF, "data:"],
-        "connect-src": [csp.constants.SELF],
-        "font-src": [csp.constants.SELF],
-        "object-src": [csp.constants.NONE],
-        "base-uri": [csp.constants.SELF],
-        "form-action": [csp.constants.SELF],
-        "frame-ancestors": [csp.constants.NONE],
-    }
-}
-if _bool("KEEL_CSP_REPORT_ONLY", False):
-    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
-else:
-    CONTENT_SECURITY_POLICY = _CSP
 
 # Security headers, with DEBUG on or off. Most are Django's defaults, spelled out so that
 # a change of default cannot loosen them unseen.

@@ -10,6 +10,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("keel.accounts.auth_urls")),  # first: the limited reset
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api.urls),
     path("settings/", include("keel.accounts.urls")),  # personal settings: API tokens

@@ -112,3 +112,26 @@ class ApiToken(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == TokenScope.READ_WRITE
+
+
+class UserSession(models.Model):
+    """One signed-in browser session of a user, so that they can list and end their own.
+
+    Django's session table cannot be searched by user (its data is encoded), so each sign-in
+    writes a row here keyed by the session's key. Ending the Django session signs the browser
+    out; the row goes with it.
+    """
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [models.Index(fields=["user", "-last_seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} from {self.ip or 'an unknown address'}"

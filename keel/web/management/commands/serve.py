@@ -88,7 +88,7 @@ class Command(BaseCommand):
             "--access-logfile",
             "-",
             "--forwarded-allow-ips",
-            os.environ.get("KEEL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            settings.KEEL_FORWARDED_ALLOW_IPS,
             "--config",
             "python:keel.core.gunicorn_hooks",
         ]
