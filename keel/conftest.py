@@ -5,6 +5,8 @@ team South: salesperson Sam
 Olivia owns the business; Vera only views.
 """
 
+from typing import Any
+
 import pytest
 from django.conf import settings as django_settings
 
@@ -33,6 +35,16 @@ def _media_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> None:
     django_settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     # WhiteNoise serves collected static files from here (none are collected in tests).
     django_settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
+
+
+@pytest.fixture
+def memory_cache(settings: Any) -> None:
+    """The shared cache in memory, for query budgets: they count Keel's own statements, not
+    those of the cache a deployment chose (the database by default: the rate limits)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -1,16 +1,21 @@
 """Keel's REST API: one NinjaAPI under /api/v1, each app's Router mounted on it.
 
 Domain errors become HTTP here, once: InvalidInput 422 (with its problems), MoveBlocked
-422 (with the unmet exit criteria), NotAllowed 403, StaleVersion 409. Http404 (what the
-caller may not see, or what does not exist) and request validation (422) keep
-django-ninja's own answers.
+422 (with the unmet exit criteria), NotAllowed 403, StaleVersion 409, too many calls 429
+(with Retry-After; keel/api/throttling.py counts them). Http404 (what the caller may not
+see, or what does not exist) and request validation (422) keep django-ninja's own answers.
 """
 
+import math
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import Throttled
 
 from keel.activities.api import activities, tasks
 from keel.api.auth import SessionAuth, TokenAuth
+from keel.api.throttling import AddressRateThrottle, CallerRateThrottle
 from keel.core.exceptions import InvalidInput, NotAllowed, StaleVersion
 from keel.crm.api import companies, contacts
 from keel.leads.api import campaigns, events
@@ -23,13 +28,24 @@ api = NinjaAPI(
     version="1",
     urls_namespace="api",
     auth=[TokenAuth(), SessionAuth()],
+    throttle=[CallerRateThrottle(), AddressRateThrottle()],
     description=(
         "Authenticate with a personal token from /settings/tokens/ "
         "(`Authorization: Bearer keel_…`), or use this page signed in. "
         "Lists take `limit` (at most 100) and `offset`; writes of deals, companies and "
-        "contacts carry the `version` they were based on and answer 409 when it is stale."
+        "contacts carry the `version` they were based on and answer 409 when it is stale. "
+        f"Each token may make {settings.KEEL_API_RATE_LIMIT} calls (a signed-in session "
+        "as many); beyond that the answer is 429 with `Retry-After` in seconds."
     ),
 )
+
+
+@api.exception_handler(Throttled)
+def throttled(request: HttpRequest, error: Throttled) -> HttpResponse:
+    # django-ninja adds the Retry-After header to this answer.
+    retry = f"; try again in {math.ceil(error.wait)} s" if error.wait is not None else ""
+    detail = f"Too many calls: the limit is {settings.KEEL_API_RATE_LIMIT} per token{retry}."
+    return api.create_response(request, {"detail": detail}, status=429)
 
 
 @api.exception_handler(InvalidInput)

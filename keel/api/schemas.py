@@ -66,8 +66,9 @@ class MoveRefusedOut(ErrorOut):
 
 
 # The refusals each kind of operation may answer with, for the OpenAPI document.
-READ_ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-LIST_ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 422: ErrorOut}
+# 429 is a call past the caller's rate limit (keel/api/throttling.py).
+READ_ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+LIST_ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 WRITE_ERRORS: dict[int, type[Schema]] = {
     400: ErrorOut,  # a body that is not JSON
     401: ErrorOut,
@@ -75,4 +76,5 @@ WRITE_ERRORS: dict[int, type[Schema]] = {
     404: ErrorOut,
     409: ErrorOut,
     422: ErrorOut,
+    429: ErrorOut,
 }

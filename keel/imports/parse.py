@@ -12,7 +12,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 Cell = str | int | float | Decimal | date | datetime | None
 DateOrder = Literal["dmy", "mdy"]
@@ -60,9 +63,14 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
+# The sniffer's quote detection is quadratic in its sample (a long quoted value full of
+# commas took minutes): it sees the first lines, cut to this many characters.
+SNIFF_CHARS = 4096
+
+
 def sniff_delimiter(text: str) -> str:
     """Comma, semicolon or tab: the one that splits the header and first lines alike."""
-    sample = "\n".join(text.splitlines()[:20])
+    sample = "\n".join(text[: 20 * SNIFF_CHARS].splitlines()[:20])[:SNIFF_CHARS]
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
@@ -92,7 +100,15 @@ def table_read(*, name: str, data: bytes) -> Table:
 def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Cell]]]:
     # A quoted value may span lines: the reader's own count gives the row's first line.
     start = 1
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # a value past csv.field_size_limit() (128 KiB)
+            raise FileUnreadable(
+                f"Line {start}: a value too long to read ({error}); is a quote left open?"
+            ) from None
         yield start, [_unguarded(v) for v in values]
         start = reader.line_num + 1  # type: ignore[attr-defined]
 
@@ -109,23 +125,79 @@ def _unguarded(value: str) -> str:
     return value[1:] if _GUARDED.match(value) else value
 
 
+# What a workbook may unpack to, and hold: past these it is refused, not read. Excel
+# itself stops at 1,048,576 rows; a sheet's own size claims are not trusted.
+MAX_XLSX_UNPACKED = 1024**3
+MAX_XLSX_ROWS = 1_048_576
+MAX_XLSX_CELLS = 20_000_000
+
+
 def _xlsx_read(data: bytes) -> Table:
     import openpyxl  # imported here: only XLSX uploads pay for it
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
+    _xlsx_size_check(data)
+    # openpyxl on a damaged or hostile file raises whatever its zip, zlib and XML layers
+    # raise (BadZipFile, zlib.error, ParseError, KeyError, TypeError…): to the person it
+    # is all one unreadable workbook, so everything it raises is caught at this boundary.
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    except Exception as error:
         reason = f"The file is neither CSV nor a readable XLSX workbook ({error})."
         raise FileUnreadable(reason) from None
     try:
+        if not book.worksheets:
+            raise FileUnreadable("The workbook has no sheet.")
         sheet = book.worksheets[0]
-        rows: Iterator[tuple[int, list[Cell]]] = (
-            (number, [_cell(v) for v in values])
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
-        )
-        return _table(rows, encoding="xlsx", delimiter="")
+        if not isinstance(sheet, ReadOnlyWorksheet):
+            raise FileUnreadable("The workbook's first sheet holds no table.")
+        return _table(_sheet_rows(sheet), encoding="xlsx", delimiter="")
     finally:
         book.close()
+
+
+def _xlsx_size_check(data: bytes) -> None:
+    """Refuse a zip bomb before opening it: openpyxl reads some parts whole."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except Exception as error:  # BadZipFile, and NotImplementedError for a bad version
+        reason = f"The file is neither CSV nor a readable XLSX workbook ({error})."
+        raise FileUnreadable(reason) from None
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise FileUnreadable(
+            f"The workbook unpacks to {unpacked / 1024**3:.1f} GB, more than Keel reads "
+            f"({MAX_XLSX_UNPACKED / 1024**3:.0f} GB): save it as CSV, or split it."
+        )
+
+
+def _sheet_rows(sheet: "ReadOnlyWorksheet") -> Iterator[tuple[int, list[Cell]]]:
+    """The sheet's rows, numbered, as far as they go and no further than Excel's.
+
+    The sheet's claimed size is dropped first: openpyxl would pad every missing row to
+    the claimed width, and a few kilobytes claiming A1:XFD1048576 would take hours.
+    """
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(values_only=True)  # type: ignore[misc]  # stubs: Worksheet's only
+    number = cells = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as error:  # see _xlsx_read: a damaged sheet, read lazily
+            raise FileUnreadable(
+                f"Row {number + 1}: the workbook is damaged from here on ({error})."
+            ) from None
+        number += 1
+        cells += len(values)
+        if number > MAX_XLSX_ROWS or cells > MAX_XLSX_CELLS:
+            raise FileUnreadable(
+                f"Row {number}: the sheet holds more than Keel reads from a workbook "
+                f"({MAX_XLSX_ROWS:,} rows, {MAX_XLSX_CELLS:,} cells): save it as CSV, or "
+                "split it."
+            )
+        yield number, [_cell(v) for v in values]
 
 
 def _cell(value: object) -> Cell:
@@ -212,10 +284,11 @@ def amount_parse(value: Cell) -> tuple[Decimal, str]:
     """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not an amount")
-    if isinstance(value, int | Decimal):
-        return Decimal(value), ""
-    if isinstance(value, float):
-        return Decimal(str(value)), ""
+    if isinstance(value, int | Decimal | float):
+        amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        if not amount.is_finite():  # a workbook's NaN or infinity
+            raise ValueError(f"{text(value)!r} is not an amount")
+        return amount, ""
     raw = text(value)
     if _PLAIN_AMOUNT.fullmatch(raw):
         return Decimal(raw), ""  # the common case, spared the work below

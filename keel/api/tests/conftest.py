@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from keel.accounts.models import Role, TokenScope, User
@@ -42,6 +43,12 @@ class Api:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Every test starts with the whole budget of calls (the counts live in the cache)."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -83,6 +83,24 @@ def test_last_used_is_written_at_most_once_a_minute(alice, django_assert_num_que
     assert ApiToken.objects.get(pk=created.token.pk).last_used_at > first - timedelta(seconds=1)
 
 
+def test_a_database_that_takes_no_writes_still_answers_a_tokens_reads(alice, monkeypatch):
+    """Noting the token's use is bookkeeping: a read-only or full database must not turn
+    every API read into an error."""
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    created = token_create(user=alice, name="sync", scope=TokenScope.READ)
+
+    def refused(self: QuerySet, **values: object) -> int:
+        raise OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(QuerySet, "update", refused)
+    response = Api(created.secret).get("/tasks")
+    assert response.status_code == 200
+    monkeypatch.undo()
+    assert ApiToken.objects.get(pk=created.token.pk).last_used_at is None
+
+
 def test_the_session_reads_and_writes_with_the_csrf_token(alice):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)

@@ -338,15 +338,7 @@ def definition(db: None) -> LeadDefinition:
     )
 
 
-@pytest.fixture
-def cache_in_memory(settings):
-    """The budgets count Keel's own statements. The rate limiter's counts live in whatever
-    cache is configured (the database by default in production, or Redis), and the
-    database cache's own statements are not Keel's to count."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-
-@pytest.mark.usefixtures("cache_in_memory")
+@pytest.mark.usefixtures("memory_cache")
 def test_a_new_person_at_a_new_company_is_judged_once(
     form, definition, django_assert_max_num_queries
 ):
@@ -364,7 +356,7 @@ def test_a_new_person_at_a_new_company_is_judged_once(
     )
 
 
-@pytest.mark.usefixtures("cache_in_memory")
+@pytest.mark.usefixtures("memory_cache")
 def test_a_known_person_is_judged_once_and_handed_to_sales(
     form, definition, django_assert_max_num_queries
 ):
