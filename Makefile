@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SIZE ?= small
 
-.PHONY: demo serve test lint types pytest test-sqlite test-postgres bench clean
+.PHONY: demo serve test lint types pytest test-sqlite test-postgres bench load soak faults audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,25 @@ test-postgres: $(STAMP)
 bench: export KEEL_DEBUG ?= 1
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The production server on PostgreSQL under 50 simulated people (locust), the large demo
+# in the database keel_bench_load; `make soak` runs it 10 minutes, watching worker memory.
+USERS ?= 50
+load: $(STAMP)
+	$(BIN)/python -m bench.load --users $(USERS)
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.load --users $(USERS) --soak
+
+# Concurrent moves, killed workers and jobs, PostgreSQL restarted, SQLite read-only or
+# full: each checks that nothing was lost (the SQLite cases need root).
+faults: $(STAMP)
+	$(BIN)/python -m bench.faults
+
+# The installed dependencies against known vulnerabilities (pip-audit, strict); says
+# SKIPPED and passes only when the vulnerability database cannot be reached from here.
+audit: $(STAMP)
+	$(BIN)/python -m bench.audit
 
 clean:
 	rm -rf $(VENV) keel.sqlite3 keel.sqlite3-*

@@ -210,10 +210,20 @@ INSTALLED_APPS = [
 # Background work (webhook deliveries, imports) is queued in the database itself: no extra
 # server. `keel db_worker` runs the queue; any number of workers may run.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A job running longer than this is taken for lost (its worker died) by `keel jobs_recover`
+# and queued again once: longer than any job takes (keel/core/jobs.py).
+KEEL_JOB_LEASE_SECONDS = _int("KEEL_JOB_LEASE_SECONDS", 600)
+if KEEL_JOB_LEASE_SECONDS < 60:
+    raise ImproperlyConfigured(
+        f"KEEL_JOB_LEASE_SECONDS={KEEL_JOB_LEASE_SECONDS} is too short: a job running that long "
+        "is taken for lost and run again. Use at least 60 seconds (default 600)."
+    )
+
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # times the whole request
     "keel.core.request_id.RequestIdMiddleware",  # first: every answer carries the id
     "keel.core.client_address.ClientAddressMiddleware",  # the client's address, not the proxy's
+    "keel.core.db_errors.DatabaseErrorMiddleware",  # a lost database: 503, not a traceback
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # the Content Security Policy header
     "django.contrib.sessions.middleware.SessionMiddleware",

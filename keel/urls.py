@@ -34,3 +34,6 @@ urlpatterns = [
     path("", include("keel.crm.urls")),  # companies/ and contacts/
     path("", include("keel.web.urls")),  # my day at /, the pipeline board
 ]
+
+# A request that fails because the database cannot be used answers 503 with a message.
+handler500 = "keel.core.db_errors.server_error"

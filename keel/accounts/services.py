@@ -2,16 +2,19 @@
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from keel.accounts.models import ApiToken, TokenScope, User
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.services import audit_record, validate
+
+logger = logging.getLogger(__name__)
 
 TOKEN_START = "keel_"  # noqa: S105 - the public marker of a Keel token, not a secret
 PREFIX_LENGTH = len(TOKEN_START) + 8
@@ -83,6 +86,12 @@ def token_authenticate(*, secret: str) -> ApiToken | None:
         return None
     now = timezone.now()
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_PRECISION:
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-        found.last_used_at = now
+        try:
+            with transaction.atomic():
+                ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+            found.last_used_at = now
+        except DatabaseError:
+            # Bookkeeping only: a database that cannot take writes just now (read-only,
+            # full) still answers the token's reads.
+            logger.warning("Could not note the use of API token %s", found.prefix)
     return found

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -187,7 +188,10 @@ def _claim(*, delivery_id: int, now: datetime) -> WebhookDelivery | None:
     """The delivery, marked as being attempted, if an attempt is due now; else None.
 
     Clearing next_attempt_at is the claim: a second task for the same delivery (a retry
-    clicked while one was scheduled, two workers) finds nothing due and does nothing.
+    clicked while one was scheduled, two workers) finds nothing due and does nothing. A
+    claim older than the job lease is a worker that died mid-attempt (the job is queued
+    again by `keel jobs_recover`): that attempt is due again, so the delivery is never lost
+    (receivers tell a repeat by its delivery id).
     """
     delivery = (
         WebhookDelivery.objects.select_for_update(of=("self",))
@@ -197,7 +201,10 @@ def _claim(*, delivery_id: int, now: datetime) -> WebhookDelivery | None:
     )
     if delivery is None or delivery.status not in {DeliveryStatus.PENDING, DeliveryStatus.FAILED}:
         return None
-    if delivery.next_attempt_at is None or delivery.next_attempt_at > now:
+    if delivery.next_attempt_at is None:
+        if not _claim_abandoned(delivery, now):
+            return None
+    elif delivery.next_attempt_at > now:
         return None
     if not delivery.endpoint.is_active and delivery.event != WebhookEvent.TEST:
         delivery.status = DeliveryStatus.ABANDONED
@@ -210,6 +217,12 @@ def _claim(*, delivery_id: int, now: datetime) -> WebhookDelivery | None:
     delivery.next_attempt_at = None
     delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
     return delivery
+
+
+def _claim_abandoned(delivery: WebhookDelivery, now: datetime) -> bool:
+    """Claimed for an attempt that never reported back: its worker died."""
+    lease = timedelta(seconds=settings.KEEL_JOB_LEASE_SECONDS)
+    return delivery.last_attempt_at is not None and now - delivery.last_attempt_at > lease
 
 
 def _body(payload: dict[str, Any]) -> bytes:

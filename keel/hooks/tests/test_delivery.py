@@ -117,6 +117,33 @@ def test_a_retry_that_is_not_due_yet_does_nothing(django_capture_on_commit_callb
     assert (len(calls), delivery.attempts, delivery.status) == (1, 1, "failed")
 
 
+def test_an_attempt_whose_worker_died_is_made_again_after_the_lease(
+    settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The claim is committed before the POST; a worker killed in between must not lose
+    the delivery once `keel jobs_recover` runs its job again."""
+    WebhookEndpointFactory(events=["deal.won"])
+    calls = []
+    monkeypatch.setattr(
+        transport, "post", lambda **kw: calls.append(kw) or transport.PostResult(200, "")
+    )
+    delivery = emit(django_capture_on_commit_callbacks)
+    claimed_at = timezone.now()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(  # claimed, then the worker died
+        attempts=1, last_attempt_at=claimed_at, next_attempt_at=None
+    )
+    lease = timedelta(seconds=settings.KEEL_JOB_LEASE_SECONDS)
+
+    early = claimed_at + lease - timedelta(seconds=1)  # maybe still running: hands off
+    assert delivery_attempt(delivery_id=delivery.pk, now=early) is None
+    late = claimed_at + lease + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = delivery_attempt(delivery_id=delivery.pk, now=late)
+    assert delivery is not None
+    assert (delivery.status, delivery.attempts, len(calls)) == ("succeeded", 2, 1)
+    assert delivery_attempt(delivery_id=delivery.pk, now=late + lease * 2) is None  # done
+
+
 def test_retry_now_sends_an_abandoned_delivery_once_more(
     olivia, receiver, run_worker, django_capture_on_commit_callbacks
 ):
