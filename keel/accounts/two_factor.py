@@ -21,18 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import django_otp  # type: ignore[import-untyped]
+import django_otp
 import segno
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.http import HttpRequest
-from django_otp.models import Device  # type: ignore[import-untyped]
-from django_otp.plugins.otp_static.models import (  # type: ignore[import-untyped]
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import (
     StaticDevice,
     StaticToken,
 )
-from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keel.accounts.limits import limit_clear, limit_count, limit_hit, limit_key
 from keel.accounts.models import Role, User
