@@ -388,7 +388,7 @@ STORAGES = {
 COLLATERAL_MAX_BYTES = _int("KEEL_COLLATERAL_MAX_BYTES", 50 * 1024 * 1024)
 
 # The cache holds the rate limits (sign-in, password reset, API tokens), so every app
-# process must share it: in the database by default (`keel serve --production` creates its
+# process must share it: in the database by default (`keel migrate` creates its
 # table), in Redis with KEEL_CACHE_URL=redis://host:6379/0 (pip install redis), in each
 # process's memory only with KEEL_CACHE_URL=locmem (development's default).
 CACHE_URL = os.environ.get("KEEL_CACHE_URL", "locmem" if DEBUG else "db")
