@@ -67,7 +67,8 @@ def signed_in(server_url: str, username: str) -> requests.Session:
     """A browser's session of `username`, signed in through the sign-in form.
 
     Keel's cookies are Secure (TLS ends at the proxy in production); this talks plain
-    HTTP to gunicorn, so the session cookie is sent by hand rather than by the cookie jar.
+    HTTP to gunicorn, so the session and CSRF cookies are sent by hand rather than by the
+    cookie jar, and the CSRF token goes with every request (X-CSRFToken) for its POSTs.
     """
     from keel.demo.simulate import PASSWORD
 
@@ -82,8 +83,10 @@ def signed_in(server_url: str, username: str) -> requests.Session:
     )
     if answer.status_code != 302 or "sessionid" not in answer.cookies:
         raise SystemExit(f"{username} could not sign in: HTTP {answer.status_code}")
+    csrf = str(answer.cookies.get("csrftoken") or csrf)  # a new one after signing in
     session = requests.Session()
-    session.headers["Cookie"] = f"sessionid={answer.cookies['sessionid']}"
+    session.headers["Cookie"] = f"sessionid={answer.cookies['sessionid']}; csrftoken={csrf}"
+    session.headers["X-CSRFToken"] = csrf
     return session
 
 

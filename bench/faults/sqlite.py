@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-from bench.faults._common import Checks, seeded
+from bench.faults._common import Checks, seeded, signed_in
 from bench.load import production_server
 
 OWNER = "marco.rossi"
@@ -114,32 +114,13 @@ def _disk_full(folder: Path) -> Iterator[None]:
         shutil.rmtree(stash, ignore_errors=True)
 
 
-def _quick_log(session: requests.Session, url: str, csrf: str, pk: int) -> requests.Response:
+def _quick_log(session: requests.Session, url: str, pk: int) -> requests.Response:
     return session.post(
         f"{url}/deals/{pk}/log/",
-        data={"type": "call", "notes": "Fault test call. " * 200, "csrfmiddlewaretoken": csrf},
+        data={"type": "call", "notes": "Fault test call. " * 200},
         allow_redirects=False,
         timeout=60,
     )
-
-
-def _signed_in(url: str) -> tuple[requests.Session, str]:
-    """Signed in as OWNER with the session and CSRF cookies sent by hand (see _common)."""
-    from keel.demo.simulate import PASSWORD
-
-    form = requests.get(f"{url}/accounts/login/", timeout=30)
-    csrf = form.cookies["csrftoken"]
-    answer = requests.post(
-        f"{url}/accounts/login/",
-        data={"username": OWNER, "password": PASSWORD, "csrfmiddlewaretoken": csrf},
-        headers={"Cookie": f"csrftoken={csrf}"},
-        allow_redirects=False,
-        timeout=30,
-    )
-    csrf = str(answer.cookies.get("csrftoken") or csrf)
-    session = requests.Session()
-    session.headers["Cookie"] = f"sessionid={answer.cookies['sessionid']}; csrftoken={csrf}"
-    return session, csrf
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -160,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         connections.close_all()
         with production_server(url, workers=2) as server:
-            session, csrf = _signed_in(server.url)
+            session = signed_in(server.url, OWNER)
             cases = [
                 ("the file read-only (its folder writable)", _file_read_only, "read-only"),
                 ("the folder a read-only filesystem", _folder_read_only, "folder read-only"),
@@ -174,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 _checkpoint(path)
                 before = _counts(path)
                 with fault(folder):
-                    answer = _quick_log(session, server.url, csrf, pk)
+                    answer = _quick_log(session, server.url, pk)
                     page = session.get(f"{server.url}/deals/{pk}/", timeout=60)
                 text = answer.text.replace("&#x27;", "'")
                 checks.check(
@@ -188,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"        (reading the deal page meanwhile: HTTP {page.status_code})")
                 checks.check(_intact(path), "PRAGMA integrity_check: ok")
                 checks.check(_counts(path) == before, f"the same rows as before ({before})")
-                again = _quick_log(session, server.url, csrf, pk)
+                again = _quick_log(session, server.url, pk)
                 checks.check(
                     again.status_code == 302, f"after it, the write succeeds ({again.status_code})"
                 )
