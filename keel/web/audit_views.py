@@ -4,6 +4,7 @@
 Only the owner reads it: it spans every team, every person's work and the configuration.
 """
 
+import re
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -92,14 +93,29 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 
 def change_lines(changes: dict[str, Any]) -> list[str]:
     """An entry's changes in words: "stage: Proof → Proposal" for a [before, after] pair,
-    "field: value" for anything else."""
+    "field: value" for anything else; a pair that is empty on both sides is left out."""
     lines = []
     for field, value in changes.items():
         if isinstance(value, list) and len(value) == 2:
-            lines.append(f"{field}: {value[0]} → {value[1]}")
+            before, after = (_shown(side) for side in value)
+            if before != after:
+                lines.append(f"{field}: {before} → {after}")
         else:
-            lines.append(f"{field}: {value}")
+            lines.append(f"{field}: {_shown(value)}")
     return lines
+
+
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def _shown(value: Any) -> str:
+    """A stored value as a person reads it: "—" for nothing, 2176 for "2176.0000"."""
+    if value is None or value == "" or value == []:
+        return "—"
+    text = str(value)
+    if _DECIMAL.fullmatch(text):
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _row(entry: AuditEntry) -> list[Cell]:

@@ -13,6 +13,7 @@ from keel.accounts.models import User
 from keel.core.models import AuditEntry
 from keel.crm.models import Company
 from keel.crm.services import company_update
+from keel.web.audit_views import change_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def test_only_the_owner_reads_the_trail(
         assert client_for(user).get("/audit/export/csv/").status_code == 403
     assert Client().get("/audit/")["Location"].startswith("/accounts/login/")
     page = client_for(olivia).get("/audit/").content.decode()
-    assert "industry:  → Rockets" in page and "region:  → EU" in page
+    assert "industry: — → Rockets" in page and "region: — → EU" in page
 
 
 def test_filters_keep_what_they_say(trail: None, olivia: User, alice: User) -> None:
@@ -65,7 +66,27 @@ def test_the_export_writes_the_filtered_entries(
     rows = list(csv.reader(text.splitlines()))
     assert rows[0] == ["at", "actor", "action", "record type", "record id", "summary", "changes"]
     assert [r[2] for r in rows[1:]] == ["company.update"]
-    assert rows[1][6] == "industry:  → Rockets"
+    assert rows[1][6] == "industry: — → Rockets"
     owner = client_for(olivia)
     with django_assert_max_num_queries(8):
         assert owner.get("/audit/").status_code == 200
+
+
+def test_changes_read_as_words_not_as_stored_values() -> None:
+    """Nothing reads "—"; amounts lose the database's trailing zeros; a field that went
+    from nothing to nothing is no change at all."""
+    changes = {
+        "target": [None, "2176.0000"],
+        "rate": ["16.1000", "15.25"],
+        "weights": [None, []],
+        "phasing": ["", "even"],
+        "note": "kept",
+        "version": ["v1.10", "v2"],
+    }
+    assert change_lines(changes) == [
+        "target: — → 2176",
+        "rate: 16.1 → 15.25",
+        "phasing: — → even",
+        "note: kept",
+        "version: v1.10 → v2",
+    ]
