@@ -364,7 +364,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("KEEL_STATIC_ROOT", BASE_DIR / "static-collected"))
 
 # Uploaded files (the collateral library): a local folder by default, an S3-compatible
-# store when KEEL_S3_BUCKET is set (pip install 'keel[s3]'). Never served as static files:
+# store when KEEL_S3_BUCKET is set (pip install 'keel-crm[s3]'). Never served as static files:
 # keel.collateral serves each to those allowed to see it.
 MEDIA_ROOT = Path(os.environ.get("KEEL_MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
