@@ -21,6 +21,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
@@ -360,6 +361,11 @@ def demo_build(
         plan = demo_plan_build(today=today, seed=seed, by=owner)
         report("Goals", 0, 1)
         goals = demo_goals_set(today=today, by=owner)
+        # Once more at the end: the collateral revision moved every open deal onto new
+        # stages, and plans read stale statistics until autovacuum runs (the board took
+        # 155 ms instead of 65 ms on the large demo on PostgreSQL).
+        report("Statistics", 0, 1)
+        _statistics_refresh([m for m in apps.get_models() if m._meta.managed and not m._meta.proxy])
         report("Committing", 0, 1)
         InstanceSetting.objects.create(
             key=DEMO_KEY,
