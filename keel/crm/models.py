@@ -182,3 +182,23 @@ class Contact(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class ErasedIdentity(models.Model):
+    """An e-mail address or external id of a contact erased on request, kept only as a
+    digest (crm/erased.py): a new contact or an imported row with it is refused, so an old
+    list does not bring the person back, until the owner allows it again."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "E-mail address"
+        EXTERNAL_ID = "external_id", "External id"
+
+    contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.CASCADE, related_name="erased_identities"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of erased contact #{self.contact_id}"

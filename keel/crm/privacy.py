@@ -34,7 +34,8 @@ from keel.collateral.models import CollateralUse, ShareView
 from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.models import AuditEntry
 from keel.core.services import audit_record
-from keel.crm.models import Contact
+from keel.crm.erased import identities_of
+from keel.crm.models import Contact, ErasedIdentity
 from keel.imports.models import ImportRun, RunStatus
 from keel.leads.definition_rules import RulesError, parse_rules
 from keel.leads.models import EventType, Handoff, LeadForm, MarketingEvent, Qualification
@@ -42,6 +43,7 @@ from keel.pipeline.models import DealContact, StageChange
 
 EXPORT_ACTION = "contact.personal_data_export"
 ERASE_ACTION = "contact.erase"
+ALLOW_ACTION = "contact.erasure_block_lift"
 ERASED = "[erased]"
 # The contact fields that say who the person is, blanked by an erasure and in the audit
 # trail of their changes. The rest (company, owner, role, channel, funnel dates, campaign
@@ -468,11 +470,12 @@ def contact_erase(*, contact: Contact, by: User, reason: str) -> Erasure:
     Kept: the contact row (as "Erased contact #<id>", with company, owner, funnel dates and
     campaign touches), its activities (without notes), events (type, time, campaign,
     source), qualifications, hand-offs (without the note), deal roles, and every deal and
-    stage change. Blanked: name, e-mail, phone, title, consent wording, external id, the
-    events' address, payload and page query. Rewritten: every other text naming them. An
-    uploaded import file not yet committed that names them is discarded (a file cannot be
-    edited cell by cell here). Stage changes are append-only: a mention there is left and
-    reported. Their own audit trail keeps who did what when, without the values.
+    stage change; its e-mail address and external id as digests only, so that they are not
+    added again (crm/erased.py). Blanked: name, e-mail, phone, title, consent wording,
+    external id, the events' address, payload and page query. Rewritten: every other text
+    naming them. An uploaded import file not yet committed that names them is discarded (a
+    file cannot be edited cell by cell here). Stage changes are append-only: a mention
+    there is left and reported. Their own audit trail keeps who did what when, without the values.
     """
     ensure_can_manage_personal_data(by)
     reason = reason.strip()
@@ -486,6 +489,7 @@ def contact_erase(*, contact: Contact, by: User, reason: str) -> Erasure:
     now = timezone.now()
     uploads = _held_uploads(terms)
 
+    ErasedIdentity.objects.bulk_create(identities_of(current), ignore_conflicts=True)
     _scrub_events(current)
     Activity.objects.filter(contact=current).exclude(notes="").update(notes="")
     Handoff.objects.filter(contact=current).exclude(note="").update(note="")
@@ -524,3 +528,20 @@ def contact_erase(*, contact: Contact, by: User, reason: str) -> Erasure:
         },
     )
     return Erasure(contact=current, rewritten=rewritten + len(uploads), kept=kept)
+
+
+@transaction.atomic
+def erased_allow(*, contact: Contact, by: User) -> int:
+    """Let an erased contact's address and external id be added again (the person came
+    back and asked to be in touch); how many blocks were lifted."""
+    ensure_can_manage_personal_data(by)
+    lifted, _ = ErasedIdentity.objects.filter(contact=contact).delete()
+    if lifted:
+        audit_record(
+            actor=by,
+            action=ALLOW_ACTION,
+            obj=contact,
+            summary=f"Allowed the address and id of erased contact #{contact.pk} again",
+            changes={"blocks_lifted": lifted},
+        )
+    return lifted

@@ -62,7 +62,12 @@ def _owner(request: HttpRequest) -> User:
 def _page(
     request: HttpRequest, contact: Contact, form: ErasureForm, *, status: int = 200
 ) -> HttpResponse:
-    context = {"contact": contact, "form": form, "confirm_word": CONFIRM_WORD}
+    context = {
+        "contact": contact,
+        "form": form,
+        "confirm_word": CONFIRM_WORD,
+        "blocked": contact.erased_identities.order_by("kind").values_list("kind", flat=True),
+    }
     return render(request, "crm/privacy_contact.html", context, status=status)
 
 
@@ -118,3 +123,17 @@ def contact_erase(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             return redirect("crm:contact_detail", pk=contact.pk)
     return _page(request, contact, form, status=400)
+
+
+@require_POST
+@login_required
+def contact_erased_allow(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lift the block on an erased contact's address and id: they came back themselves."""
+    user = _owner(request)
+    contact = contact_visible(user=user, pk=pk)
+    if privacy.erased_allow(contact=contact, by=user):
+        messages.success(
+            request,
+            f"The address and id of erased contact #{contact.pk} may be added again.",
+        )
+    return redirect("crm:contact_personal_data", pk=contact.pk)

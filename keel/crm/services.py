@@ -11,6 +11,7 @@ from keel.accounts.models import User
 from keel.core.exceptions import InvalidInput, StaleVersion
 from keel.core.services import audit_record, model_update, validate
 from keel.crm.access import ensure_can_edit_accounts
+from keel.crm.erased import erased_contact_of, refusal
 from keel.crm.models import Company, Contact, FunnelStage, Tier
 from keel.crm.rules import FunnelEvidence, funnel_stage_for
 from keel.crm.selectors import (
@@ -114,9 +115,14 @@ def _ensure_domain_free(domain: str, *, company: Company | None = None) -> None:
         raise _refuse(Company, "domain", f"{other} already has the domain {domain}.")
 
 
-def _ensure_email_free(email: str, *, contact: Contact | None = None) -> None:
+def _ensure_email_free(email: str, *, by: "User | Visitor", contact: Contact | None = None) -> None:
     if not email:
         return
+    # The lead form's visitor asks to be in touch; an unchanged address was allowed before.
+    unchanged = contact is not None and contact.email.casefold() == email.casefold()
+    erased = None if isinstance(by, Visitor) or unchanged else erased_contact_of(email=email)
+    if erased is not None:
+        raise _refuse(Contact, "email", f"{email} was {refusal(erased)}.")
     others = contacts_with_email(email)
     if contact is not None:
         others = others.exclude(pk=contact.pk)
@@ -313,7 +319,7 @@ def contact_create(
     """
     _ensure_may_edit(by)
     email = email.strip()
-    _ensure_email_free(email)
+    _ensure_email_free(email, by=by)
     contact = Contact(
         company=company,
         first_name=first_name.strip(),
@@ -376,7 +382,7 @@ def contact_update(
         raise _stale(current, since=expected_updated_at)
     if "email" in data:
         data = {**data, "email": data["email"].strip()}
-        _ensure_email_free(data["email"], contact=current)
+        _ensure_email_free(data["email"], by=by, contact=current)
     old_company_id = current.company_id
     inquired_before, qualified_before = current.inquired_at, current.qualified_at
     changes = model_update(instance=current, data=data, fields=CONTACT_FIELDS)

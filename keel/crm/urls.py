@@ -30,4 +30,9 @@ urlpatterns = [
         privacy_views.contact_erase,
         name="contact_erase",
     ),
+    path(
+        "contacts/<int:pk>/personal-data/allow/",
+        privacy_views.contact_erased_allow,
+        name="contact_erased_allow",
+    ),
 ]

@@ -30,6 +30,7 @@ from keel.core.exceptions import InvalidInput, StaleVersion
 from keel.core.export import csv_lines
 from keel.core.money import default_currency
 from keel.core.services import audit_record
+from keel.crm.erased import Kind, erased_digests, identity_digest, refusal
 from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
 from keel.imports.access import ensure_can_import
@@ -503,6 +504,17 @@ def _companies_plan(records: list[Record], context: _Context) -> _Plan:
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "title", "external_id")
 
 
+def _erased(record: Record, erased: dict[str, int], plan: _Plan) -> bool:
+    """Whether a new row is a contact erased on request (crm/erased.py); said if so."""
+    for column, kind in (("email", Kind.EMAIL), ("external_id", Kind.EXTERNAL_ID)):
+        value = record.values.get(column, "")
+        contact_id = erased.get(identity_digest(kind, value)) if value else None
+        if contact_id is not None:
+            plan.bad(record, column, refusal(contact_id))
+            return True
+    return False
+
+
 def _contacts_plan(records: list[Record], context: _Context) -> _Plan:
     plan = _Plan()
     companies = _Companies()
@@ -513,6 +525,7 @@ def _contacts_plan(records: list[Record], context: _Context) -> _Plan:
             by_external[external] = pk
         if email:
             by_email[email.casefold()] = pk
+    erased = erased_digests()
     new: list[tuple[Record, int, int | None]] = []
     matched: dict[int, Record] = {}
     for record in records:
@@ -520,6 +533,8 @@ def _contacts_plan(records: list[Record], context: _Context) -> _Plan:
         found = by_external.get(values.get("external_id", "")) or by_email.get(
             values.get("email", "")
         )
+        if found is None and _erased(record, erased, plan):
+            continue
         owner = context.owner_id(values.get("owner"))
         company = None
         if values.get("company") or values.get("company_external_id"):

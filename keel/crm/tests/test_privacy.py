@@ -25,15 +25,17 @@ from keel.accounts.tests.factories import UserFactory
 from keel.activities.models import Activity, ActivityType, Task
 from keel.activities.services import activity_log
 from keel.collateral.models import Collateral, CollateralUse, Kind, ShareLink, ShareView
-from keel.core.exceptions import NotAllowed
+from keel.core.exceptions import InvalidInput, NotAllowed
 from keel.core.models import AuditEntry
 from keel.core.services import audit_record
 from keel.crm import privacy
 from keel.crm.models import BuyingRole, Company, Contact
-from keel.crm.services import contact_create, contact_update
+from keel.crm.services import VISITOR, contact_create, contact_update
 from keel.hooks.models import WebhookDelivery
 from keel.hooks.tests.factories import WebhookEndpointFactory
 from keel.imports.models import ImportKind, ImportRun, RunStatus
+from keel.imports.services import import_run
+from keel.imports.tests.conftest import csv_file
 from keel.leads.definitions import contacts_requalify
 from keel.leads.models import (
     DefinitionStatus,
@@ -170,6 +172,7 @@ def urls(contact: Contact) -> dict[str, str]:
         "page": reverse("crm:contact_personal_data", args=[contact.pk]),
         "export": reverse("crm:contact_personal_data_export", args=[contact.pk]),
         "erase": reverse("crm:contact_erase", args=[contact.pk]),
+        "allow": reverse("crm:contact_erased_allow", args=[contact.pk]),
     }
 
 
@@ -346,7 +349,7 @@ def test_her_old_address_claims_nothing_and_requalifying_leaves_her_be(olivia, a
         rules=[{"kind": "authority", "roles": ["champion"]}]
     )
     contacts_requalify()
-    again = contact_create(by=alice, last_name="Doe", first_name="Jane", email=EMAIL)
+    again = contact_create(by=VISITOR, last_name="Doe", first_name="Jane", email=EMAIL)
 
     jane.refresh_from_db()
     assert jane.qualified_at == qualified_at
@@ -401,6 +404,88 @@ def test_an_erased_contact_cannot_be_erased_again(olivia, jane):
     assert response.status_code == 400
     assert "was erased already" in response.content.decode()
     assert AuditEntry.objects.filter(action=privacy.ERASE_ACTION).count() == 1
+
+
+# --- erased stays erased ----------------------------------------------------------------
+
+
+def test_she_is_not_added_again_by_hand_through_the_api_or_by_an_edit(olivia, alice, jane):
+    erase(signed_in(olivia), jane)
+    others = Contact.objects.count()
+
+    with pytest.raises(InvalidInput) as refused:
+        contact_create(by=alice, last_name="Doe", email=EMAIL.upper())
+    assert f"erased on request (contact #{jane.pk})" in refused.value.details[0]
+    page = signed_in(alice).post(reverse("crm:contact_create"), {"last_name": "D", "email": EMAIL})
+    assert page.status_code == 400 and f"contact #{jane.pk}" in page.content.decode()
+    secret = token_create(user=alice, name="sync", scope=TokenScope.READ_WRITE).secret
+    api = Client(headers={"Authorization": f"Bearer {secret}"})
+    response = api.post(
+        "/api/v1/contacts", {"last_name": "Doe", "email": EMAIL}, content_type="application/json"
+    )
+    assert response.status_code == 422 and f"contact #{jane.pk}" in response.content.decode()
+    bob = contact_create(by=alice, last_name="Other", email="bob@acme.example")
+    with pytest.raises(InvalidInput):
+        contact_update(
+            contact=bob, by=alice, expected_updated_at=bob.updated_at, data={"email": EMAIL}
+        )
+    assert Contact.objects.count() == others + 1
+    assert not Contact.objects.filter(email__iexact=EMAIL).exists()
+
+
+def test_an_import_refuses_her_rows_by_address_or_by_id_and_takes_the_rest(olivia, mia, jane):
+    erase(signed_in(olivia), jane)
+    text = (
+        "First Name,Last Name,Email,Record ID\n"
+        f"Jane,Doe,{EMAIL.upper()},\n"
+        "Jane,D.,jd@elsewhere.example,hubspot-771\n"
+        "Lee,Ng,lee@acme.example,hubspot-900\n"
+    )
+
+    refused = import_run(by=mia, file=csv_file(text), kind="contacts")
+    assert refused.status == RunStatus.FAILED
+    assert not Contact.objects.filter(email="lee@acme.example").exists()
+    taken = import_run(by=mia, file=csv_file(text), kind="contacts", skip_bad=True)
+
+    reasons = {(line, column): reason for line, column, reason in taken.errors}
+    assert reasons.keys() == {(2, "email"), (3, "external_id")}
+    assert all(f"erased on request (contact #{jane.pk})" in r for r in reasons.values())
+    assert (taken.created, taken.rejected) == (1, 2)
+    assert list(Contact.objects.filter(last_name__in=["Doe", "D."])) == []
+    assert Contact.objects.filter(email="lee@acme.example").exists()
+
+
+def test_she_may_come_back_through_the_web_form_and_edits_then_pass(olivia, alice, jane):
+    erase(signed_in(olivia), jane)
+
+    back = contact_create(by=VISITOR, last_name="Doe", email=EMAIL)
+    edited = contact_update(
+        contact=back,
+        by=alice,
+        expected_updated_at=back.updated_at,
+        data={"email": EMAIL, "title": "COO"},
+    )
+
+    assert (edited.title, edited.email) == ("COO", EMAIL)
+
+
+def test_the_owner_allows_her_again_and_it_is_recorded(olivia, alice, jane):
+    erase(signed_in(olivia), jane)
+    page = signed_in(olivia).get(urls(jane)["page"]).content.decode()
+    assert "Allow them to be added again" in page
+    assert "e-mail address and external id" in page
+
+    for who in (alice,):
+        assert signed_in(who).post(urls(jane)["allow"]).status_code == 403
+    assert jane.erased_identities.count() == 2
+    response = signed_in(olivia).post(urls(jane)["allow"])
+
+    assert response.status_code == 302
+    assert jane.erased_identities.count() == 0
+    entry = AuditEntry.objects.get(action=privacy.ALLOW_ACTION)
+    assert (entry.actor, entry.object_id) == (olivia, str(jane.pk))
+    assert entry.changes == {"blocks_lifted": 2}
+    assert contact_create(by=alice, last_name="Doe", email=EMAIL).pk != jane.pk
 
 
 # --- who may -----------------------------------------------------------------------------
