@@ -20,9 +20,10 @@ ratio of each p95 to the bare view's, and whether each page meets issue 11's tar
 p95 of at most 300 ms. The exit status is 1 when any request failed.
 
 --soak runs 10 minutes (unless --duration says otherwise) and samples the resident memory
-of every gunicorn worker each 30 s: it prints each worker's growth from minute 2 to the
-end and says flat or growing. (`keel serve --production` replaces a worker after about
-2,000 requests; a worker replaced during the soak is listed with the time it lived.)
+of every gunicorn worker each 30 s: it prints each worker's growth from two minutes after
+it started to the end and says flat or growing. (`keel serve --production` replaces a
+worker after about 2,000 requests; a worker replaced during the soak is listed with the
+time it lived.)
 """
 
 import argparse
@@ -51,7 +52,8 @@ TOKEN_NAME = "bench.load"  # noqa: S105 - a name, not a secret: the tokens a run
 TARGET_MS = 300.0  # issue 11: p95 of the pages at most this
 SOAK_SECONDS = 600
 SAMPLE_SECONDS = 30
-SOAK_FROM = 120  # growth is measured from minute 2: imports and caches are warm by then
+SOAK_FROM = 120  # a worker's growth is measured from 2 minutes after it started: warm by then
+JUDGED_SECONDS = 240  # and over at least this long, else it is too short-lived to judge
 GROWTH_LIMIT_MB = 10.0  # a worker growing more than this over the soak is "growing"
 SEED = 42
 BARE = "bare /healthz (no database)"
@@ -264,14 +266,17 @@ def _sample_memory(server: Server, samples: MemorySamples, stop: threading.Event
 
 
 def _memory_report(samples: MemorySamples, duration: float) -> bool:
-    """Print each worker's growth from minute 2 on; True when every one is flat."""
+    """Print each worker's growth from two minutes after it started (imports, templates
+    and caches are warm by then) to its last sample; True when every one is flat. A worker
+    started late in the run (replaced after its max requests) is too short-lived to judge."""
     print(f"\nworker memory (RSS, MB), sampled every {SAMPLE_SECONDS} s:")
-    print(f"  {'worker pid':>10}{'lived s':>9}{'at 2 min':>10}{'at end':>9}{'growth':>9}  verdict")
+    print(f"  {'worker pid':>10}{'lived s':>9}{'warm':>10}{'at end':>9}{'growth':>9}  verdict")
     flat = True
     for pid, points in sorted(samples.by_pid.items()):
-        after = [(at, rss) for at, rss in points if at >= SOAK_FROM]
-        lived = points[-1][0] - points[0][0]
-        if len(after) < 2:
+        born = points[0][0]
+        after = [(at, rss) for at, rss in points if at >= born + SOAK_FROM]
+        lived = points[-1][0] - born
+        if len(after) < 2 or after[-1][0] - after[0][0] < JUDGED_SECONDS:
             print(f"  {pid:>10}{lived:>9.0f}{'':>10}{'':>9}{'':>9}  too short-lived to judge")
             continue
         growth = after[-1][1] - after[0][1]
@@ -282,12 +287,14 @@ def _memory_report(samples: MemorySamples, duration: float) -> bool:
             f"{growth:>+9.1f}  {verdict}"
         )
     replaced = sum(1 for pts in samples.by_pid.values() if pts[-1][0] < duration - SAMPLE_SECONDS)
-    print(
-        f"  {'flat' if flat else 'GROWING'}: no worker grew more than {GROWTH_LIMIT_MB:.0f} MB "
-        f"from minute 2 to the end"
-        + ("" if flat else " (see above)")
-        + (f"; {replaced} worker(s) replaced after their max requests" if replaced else "")
+    summary = (
+        f"flat: no worker grew more than {GROWTH_LIMIT_MB:.0f} MB once warm"
+        if flat
+        else f"GROWING: a worker grew more than {GROWTH_LIMIT_MB:.0f} MB once warm (see above)"
     )
+    if replaced:
+        summary += f"; {replaced} worker(s) replaced after their max requests"
+    print(f"  {summary}")
     return flat
 
 
