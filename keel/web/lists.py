@@ -11,27 +11,34 @@ from django.http import HttpRequest, QueryDict
 
 PER_PAGE = 50
 COUNT_CAP = 10_000  # rows counted at most: past that a list says "more than 10,000"
+# A search (?q=) counts fewer: each row counted goes through its text filters (a
+# three-letter word over 90,000 contacts: 76 ms to count to 10,000, 25 ms to 1,000).
+SEARCH_COUNT_CAP = 1_000
 
 
 class CappedPaginator(Paginator[Any]):
-    """A paginator that stops counting at COUNT_CAP + 1 rows.
+    """A paginator that stops counting at `cap` + 1 rows.
 
     An exact count of a broad search re-reads every matching row (90k contacts for "an");
     nobody pages that far, so the count stops early and the pages end at the cap.
     """
 
+    def __init__(self, object_list: Any, per_page: int, *, cap: int) -> None:
+        super().__init__(object_list, per_page)
+        self.cap = cap
+
     @cached_property
     def _counted(self) -> int:
         rows: QuerySet[Any] = self.object_list  # type: ignore[assignment]
-        return rows.order_by()[: COUNT_CAP + 1].count()
+        return rows.order_by()[: self.cap + 1].count()
 
     @cached_property
     def count(self) -> int:
-        return min(self._counted, COUNT_CAP)
+        return min(self._counted, self.cap)
 
     @property
     def capped(self) -> bool:
-        return self._counted > COUNT_CAP
+        return self._counted > self.cap
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ def listing(
     ordered = queryset.order_by(*order)
     # Sort and cut the page on ids alone, then fetch that page's rows with their joins:
     # sorting 50,000 ids is cheap, sorting 50,000 joined rows to keep 50 is not.
-    page = CappedPaginator(ordered.values_list("pk", flat=True), per_page).get_page(
+    cap = SEARCH_COUNT_CAP if request.GET.get("q", "").strip() else COUNT_CAP
+    page = CappedPaginator(ordered.values_list("pk", flat=True), per_page, cap=cap).get_page(
         request.GET.get("page")
     )
     ids = list(page.object_list)

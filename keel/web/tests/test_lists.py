@@ -43,3 +43,16 @@ def test_counting_stops_at_the_cap(monkeypatch: pytest.MonkeyPatch):
     assert listing.page.number == 3  # out of range: the last page
     monkeypatch.setattr(lists, "COUNT_CAP", 8)
     assert not _listing("").page.paginator.capped
+
+
+def test_a_search_stops_counting_sooner(monkeypatch: pytest.MonkeyPatch):
+    """Counting a search reads every match through its text filters: past SEARCH_COUNT_CAP
+    the person narrows the words rather than pages."""
+    monkeypatch.setattr(lists, "COUNT_CAP", 6)
+    monkeypatch.setattr(lists, "SEARCH_COUNT_CAP", 3)
+    for n in range(5):
+        CompanyFactory(name=f"C{n}")
+    searched = _listing("?q=C", per_page=2).page.paginator
+    assert searched.capped and searched.count == 3
+    browsed = _listing("?tier=gold", per_page=2).page.paginator
+    assert not browsed.capped and browsed.count == 5
