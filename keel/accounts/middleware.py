@@ -45,6 +45,7 @@ class TwoFactorMiddleware:
         if _signed_in(request):
             due = two_factor.session_recheck(request)
             if due is not None and request.user.is_authenticated:
+                request.two_factor_due = due  # type: ignore[attr-defined] # base.html reads it
                 blocked = self._blocked(request, due)
                 if blocked is not None:
                     return blocked

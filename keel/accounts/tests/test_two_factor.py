@@ -92,13 +92,15 @@ def test_after_the_password_only_the_code_page_is_reachable(client: Client, alic
     assert alice.time_zone == ""
     # The health checks and the code page itself answer; htmx is told to load the code page.
     assert client.get("/healthz").status_code == 200
-    assert client.get(VERIFY).status_code == 200
+    code_page = client.get(VERIFY).content.decode()
+    # Nothing on it leads elsewhere than back to it, but signing out does.
+    assert 'aria-label="Main"' not in code_page and "Sign out" in code_page
     htmx = client.get("/deals/", headers={"HX-Request": "true"})
     assert htmx.status_code == 204 and htmx["HX-Redirect"] == VERIFY
 
     page = client.post(VERIFY, {"code": next_code(device), "next": "/deals/"})
     assert page.status_code == 302 and page["Location"] == "/deals/"
-    assert client.get("/").status_code == 200
+    assert 'aria-label="Main"' in client.get("/").content.decode()
 
 
 def test_the_api_treats_a_session_without_its_code_as_signed_out(
@@ -311,6 +313,7 @@ def test_when_required_people_without_a_device_must_set_one_up(
         assert client.get(path)["Location"] == f"{ENROL}?next={quote(path, safe='')}"
     page = client.get(ENROL + "?next=/deals/")
     assert page.status_code == 200 and "requires two-factor" in page.content.decode()
+    assert 'aria-label="Main"' not in page.content.decode()
     device = TOTPDevice.objects.get(user=bob)
     done = client.post(ENROL, {"code": app_code(device), "next": "/deals/"})
     assert done.status_code == 200 and 'href="/deals/"' in done.content.decode()
