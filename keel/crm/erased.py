@@ -12,10 +12,11 @@ is what the list is for; from the table alone the addresses cannot be read back.
 """
 
 import hashlib
+from collections.abc import Iterator, Mapping
 
 from keel.crm.models import Contact, ErasedIdentity
 
-Kind = ErasedIdentity.Kind
+Kind = ErasedIdentity.Kind  # its values are the contact's fields they stand for
 
 
 def identity_digest(kind: str, value: str) -> str:
@@ -23,23 +24,26 @@ def identity_digest(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{normalised}".encode()).hexdigest()
 
 
+def digests_of(values: Mapping[str, str | None]) -> Iterator[tuple[str, str]]:
+    """(field, digest) for each of a contact's identifying fields that `values` fills."""
+    for kind in Kind.values:
+        value = values.get(kind) or ""
+        if value.strip():
+            yield kind, identity_digest(kind, value)
+
+
 def identities_of(contact: Contact) -> list[ErasedIdentity]:
     """The unsaved block entries for what `contact` is known by now."""
-    known = [(Kind.EMAIL, contact.email), (Kind.EXTERNAL_ID, contact.external_id or "")]
+    known = {"email": contact.email, "external_id": contact.external_id}
     return [
-        ErasedIdentity(contact=contact, kind=kind, digest=identity_digest(kind, value))
-        for kind, value in known
-        if value.strip()
+        ErasedIdentity(contact=contact, kind=kind, digest=digest)
+        for kind, digest in digests_of(known)
     ]
 
 
 def erased_contact_of(*, email: str = "", external_id: str = "") -> int | None:
     """The number of the erased contact known by this address or id, if any."""
-    digests = [
-        identity_digest(kind, value)
-        for kind, value in ((Kind.EMAIL, email), (Kind.EXTERNAL_ID, external_id))
-        if value.strip()
-    ]
+    digests = [d for _, d in digests_of({"email": email, "external_id": external_id})]
     if not digests:
         return None
     found = ErasedIdentity.objects.filter(digest__in=digests).values_list("contact", flat=True)

@@ -30,7 +30,7 @@ from keel.core.exceptions import InvalidInput, StaleVersion
 from keel.core.export import csv_lines
 from keel.core.money import default_currency
 from keel.core.services import audit_record
-from keel.crm.erased import Kind, erased_digests, identity_digest, refusal
+from keel.crm.erased import digests_of, erased_digests, refusal
 from keel.crm.models import Company, Contact
 from keel.crm.services import funnel_recompute
 from keel.imports.access import ensure_can_import
@@ -506,11 +506,9 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "title", "externa
 
 def _erased(record: Record, erased: dict[str, int], plan: _Plan) -> bool:
     """Whether a new row is a contact erased on request (crm/erased.py); said if so."""
-    for column, kind in (("email", Kind.EMAIL), ("external_id", Kind.EXTERNAL_ID)):
-        value = record.values.get(column, "")
-        contact_id = erased.get(identity_digest(kind, value)) if value else None
-        if contact_id is not None:
-            plan.bad(record, column, refusal(contact_id))
+    for column, digest in digests_of(record.values):
+        if digest in erased:
+            plan.bad(record, column, refusal(erased[digest]))
             return True
     return False
 
